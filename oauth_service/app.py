@@ -1,0 +1,109 @@
+"""The service, read as a table of contents: routes, error handling, middleware, lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from . import api, flow
+from .errors import ApiProblem, LinkError
+from .pages import PACKAGE_TEMPLATES
+from .security import SecurityHeadersMiddleware
+from .services import Services
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+STATIC_DIR = PACKAGE_TEMPLATES.replace("templates", "static")
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    try:
+        await request.app.state.services.store.ping()
+    except Exception as exc:  # any failure to reach the database means "not ready"
+        logger.warning("readiness check failed: %s", type(exc).__name__)
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+async def theme(request: Request) -> Response:
+    return request.app.state.services.pages.theme(request)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+async def on_link_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LinkError)
+    return request.app.state.services.pages.error(request, exc)
+
+
+async def on_api_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiProblem)
+    return JSONResponse(
+        exc.to_dict(), status_code=exc.status, headers=exc.headers, media_type="application/problem+json"
+    )
+
+
+async def on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if _is_api(request):
+        return await on_api_problem(request, ApiProblem(exc.status_code, str(exc.detail)))
+    code = "not_found" if exc.status_code in (404, 405) else "server_error"
+    return await on_link_error(request, LinkError(code, status=exc.status_code))
+
+
+async def on_server_error(request: Request, exc: Exception) -> Response:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    if _is_api(request):
+        return await on_api_problem(request, ApiProblem(500, "Internal Server Error"))
+    return await on_link_error(request, LinkError("server_error", status=500))
+
+
+def create_app(settings: Settings) -> Starlette:
+    routes = [
+        Route("/api/link-sessions", api.create_link_session, methods=["POST"]),
+        Route("/api/link-sessions/{id}", api.get_link_session, methods=["GET"]),
+        Route("/link/{token}", flow.link_page, methods=["GET"]),
+        Route("/link/{token}/{provider}", flow.start, methods=["GET"]),
+        Route("/oauth/{provider}/callback", flow.callback, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/theme.css", theme, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services = Services.build(settings)
+        await services.start()
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.aclose()
+
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)],
+        exception_handlers={
+            LinkError: on_link_error,
+            ApiProblem: on_api_problem,
+            HTTPException: on_http_exception,
+            Exception: on_server_error,
+        },
+        lifespan=lifespan,
+    )

@@ -1,0 +1,237 @@
+"""The browser flow, written as the sequence it is: open the link, start, come back, link.
+
+Every outcome is decided here: a redirect to the app (when the link session is known and
+trustworthy) or a branded error page (when it is not, e.g. a forged state).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from .errors import ERRORS, LinkError
+from .pages import describe
+from .providers import Provider
+from .redirects import failure_redirect, success_redirect
+from .services import Services
+from .state import FlowState, StateError, binding_hash, same_browser
+from .store import AUTHORIZING, FAILED, LINKED, LINKING, OPEN_STATUSES, PENDING, Flow, LinkSession
+from .unipile import UnipileRejected, UnipileUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services
+
+
+async def _session_for_link(svc: Services, token: str) -> LinkSession:
+    session_id = svc.session_id_from_link_token(token)
+    session = await svc.store.get_link_session(session_id) if session_id else None
+    if session is None:
+        raise LinkError("not_found", status=404)
+    if not session.accepts_new_flow():
+        raise LinkError("session_expired", status=410)
+    return session
+
+
+async def link_page(request: Request) -> Response:
+    """GET /link/{token}: the branded choice of provider, bound to the first browser to open it."""
+    svc = _services(request)
+    token = request.path_params["token"]
+    session = await _session_for_link(svc, token)
+    secret, is_new = svc.binding.ensure(request)
+    if not await svc.store.bind_browser(session.id, binding_hash(secret)):
+        raise LinkError("browser_mismatch", status=403)
+    choices = [
+        {"provider": name, "href": f"/link/{token}/{name}", "label": f"Sign in with {p.label}"}
+        for name, p in svc.providers.items()
+        if name in session.providers
+    ]
+    response = svc.pages.render(
+        request,
+        "link.html",
+        choices=choices,
+        hosted_href=None,
+        features_text=" and ".join(session.features),
+    )
+    if is_new:
+        svc.binding.set(response, secret)
+    return response
+
+
+async def start(request: Request) -> Response:
+    """GET /link/{token}/{provider}: record a new flow, then send the browser to consent."""
+    svc = _services(request)
+    token, name = request.path_params["token"], request.path_params["provider"]
+    session = await _session_for_link(svc, token)
+    provider = svc.providers.get(name)
+    if provider is None or name not in session.providers:
+        raise LinkError("provider_unavailable", status=404)
+    secret = svc.binding.read(request)
+    if not same_browser(secret, session.browser_hash):
+        # Not the browser that opened the link (or its cookie is gone): start from the page.
+        raise LinkError("browser_mismatch", status=403)
+    now = time.time()
+    flow = Flow(
+        id=secrets.token_urlsafe(24),
+        link_session_id=session.id,
+        provider=name,
+        code_verifier=secrets.token_urlsafe(64),
+        nonce=secrets.token_urlsafe(24),
+        browser_hash=binding_hash(secret),
+        created_at=now,
+        expires_at=now + svc.settings.state_ttl,
+    )
+    await svc.store.create_flow(flow)
+    await svc.store.transition(session.id, OPEN_STATUSES, AUTHORIZING, provider=name)
+    url = await provider.authorization_url(
+        state=svc.states.encode(flow.id, name),
+        code_verifier=flow.code_verifier,
+        nonce=flow.nonce,
+        features=session.features,
+        login_hint=session.login_hint,
+    )
+    return RedirectResponse(url, status_code=302)
+
+
+async def callback(request: Request) -> Response:
+    """GET /oauth/{provider}/callback: verify, exchange, validate, hand off, redirect."""
+    svc = _services(request)
+    name = request.path_params["provider"]
+    provider = svc.providers.get(name)
+    if provider is None:
+        raise LinkError("not_found", status=404)
+    params = request.query_params
+    try:
+        ref = svc.states.decode(params.get("state", ""))
+    except StateError as exc:
+        return await _stale_state(svc, request, name, exc)
+    flow, session = await _claim_flow(svc, request, name, ref)
+    try:
+        return await _complete(svc, provider, session, flow, params)
+    except LinkError as error:
+        return await _fail(svc, session, error)
+
+
+async def _stale_state(svc: Services, request: Request, name: str, exc: StateError) -> Response:
+    """An unverifiable state is refused with a page; a genuine but expired one fails its session."""
+    ref = exc.payload if exc.expired else None
+    if ref is not None and ref.provider == name:
+        flow = await svc.store.get_flow(ref.flow_id)
+        if flow and same_browser(svc.binding.read(request), flow.browser_hash):
+            flow = await svc.store.consume_flow(flow.id)
+            session = await svc.store.get_link_session(flow.link_session_id) if flow else None
+            if session is not None:
+                return await _fail(svc, session, LinkError("state_expired"))
+    raise LinkError("state_invalid")
+
+
+async def _claim_flow(svc: Services, request: Request, name: str, ref: FlowState) -> tuple[Flow, LinkSession]:
+    """Consume the state's flow exactly once, in the browser that started it."""
+    if ref.provider != name:
+        # Mix-up defence: a state issued for one provider presented at another's callback.
+        raise LinkError("state_invalid")
+    flow = await svc.store.get_flow(ref.flow_id)
+    if flow is None or flow.consumed_at is not None:
+        raise LinkError("state_invalid")
+    if not same_browser(svc.binding.read(request), flow.browser_hash):
+        # Checked before consuming, so a callback forwarded to another browser burns nothing.
+        raise LinkError("browser_mismatch")
+    flow = await svc.store.consume_flow(flow.id)
+    if flow is None:
+        raise LinkError("state_invalid")  # a concurrent callback consumed it first
+    session = await svc.store.get_link_session(flow.link_session_id)
+    if session is None:
+        raise LinkError("state_invalid")
+    return flow, session
+
+
+async def _complete(
+    svc: Services, provider: Provider, session: LinkSession, flow: Flow, params: Any
+) -> Response:
+    if session.current_status() not in (PENDING, AUTHORIZING, FAILED):
+        raise LinkError("session_expired")
+    if "error" in params:
+        raise provider.authorization_error(params.get("error", ""), params.get("error_description", "")[:300])
+    iss = params.get("iss")
+    if iss is not None and not await provider.response_issuer_ok(iss):
+        raise LinkError("state_invalid", "The answer came from an unexpected issuer.")
+    code = params.get("code")
+    if not code:
+        raise LinkError("provider_error", f"{provider.label} sent no authorization code.")
+
+    token = await provider.exchange_code(code, flow.code_verifier)
+    claims = await provider.verify_id_token(token.get("id_token"), flow.nonce)
+    missing = provider.missing_features(session.features, token)
+    if missing:
+        raise LinkError("missing_scopes", "Missing: " + ", ".join(missing) + ".")
+    if not token.get("refresh_token"):
+        raise LinkError("no_refresh_token")
+    identity = await provider.identity(token, claims)
+
+    if not await svc.store.transition(
+        session.id,
+        (PENDING, AUTHORIZING, FAILED),
+        LINKING,
+        provider=provider.name,
+        email=identity.email,
+        error=None,
+        error_description=None,
+    ):
+        raise LinkError("session_expired")  # another tab of this session got here first
+    try:
+        account_id = await svc.unipile.link(provider.unipile_body(token, identity), session.reconnect_account)
+    except UnipileRejected as exc:
+        logger.warning("unipile refused the account: %s %s", exc.status, exc.title)
+        detail = f"Unipile said: {exc.title}" + (f" — {exc.detail}" if exc.detail else "")
+        raise LinkError("unipile_rejected", detail[:300]) from None
+    except UnipileUnavailable as exc:
+        logger.warning("unipile unavailable: %s", exc.reason)
+        raise LinkError("unipile_unavailable") from None
+    finally:
+        token.clear()  # nothing of the tokens outlives the hand-off
+
+    await svc.store.transition(session.id, (LINKING,), LINKED, account_id=account_id)
+    logger.info("linked session=%s provider=%s", session.id, provider.name)
+    return RedirectResponse(
+        success_redirect(
+            session.success_url,
+            account_id=account_id,
+            provider=provider.name,
+            app_state=session.app_state,
+            link_session=session.id,
+        ),
+        status_code=302,
+    )
+
+
+async def _fail(svc: Services, session: LinkSession, error: LinkError) -> Response:
+    """Record a failure on a known session and send the browser to the app's failure URL."""
+    await svc.store.transition(
+        session.id,
+        (PENDING, AUTHORIZING, LINKING, FAILED),
+        FAILED,
+        error=error.code,
+        error_description=error.description,
+    )
+    logger.info("link failed session=%s error=%s", session.id, error.code)
+    retry_url = None
+    if ERRORS[error.code].retryable and time.time() < session.expires_at:
+        retry_url = svc.link_url(session.id)
+    return RedirectResponse(
+        failure_redirect(
+            session.failure_url,
+            error=error.code,
+            description=describe(error, svc.settings.branding.app_name, session.features),
+            app_state=session.app_state,
+            link_session=session.id,
+            retry_url=retry_url,
+        ),
+        status_code=302,
+    )

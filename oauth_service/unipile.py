@@ -1,0 +1,125 @@
+"""The one way this service talks to Unipile: a pooled client over the v1 (DSN) API.
+
+Failures come in two kinds, because they call for opposite reactions: `UnipileRejected`
+(a 4xx, or an answer that is not a created account) is final and must not be retried
+blindly; `UnipileUnavailable` (5xx, 429, timeouts, refused connections) is transient.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from typing import Any
+
+import httpx2
+
+logger = logging.getLogger(__name__)
+
+_SUCCESS_OBJECTS = {"AccountCreated", "AccountReconnected"}
+
+
+class UnipileError(Exception):
+    """Unipile did not link the account."""
+
+
+class UnipileRejected(UnipileError):
+    """Unipile refused the request; `title` and `detail` are Unipile's own words."""
+
+    def __init__(self, status: int, title: str, detail: str = "") -> None:
+        super().__init__(f"{status} {title}")
+        self.status = status
+        self.title = title
+        self.detail = detail
+
+
+class UnipileUnavailable(UnipileError):
+    """Unipile could not be reached or answered with a transient failure.
+
+    `sent` is True when the request may have reached Unipile (no answer came back), which is
+    the case where blindly re-sending could create a second account.
+    """
+
+    def __init__(self, reason: str, *, retry_after: float | None = None, sent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.sent = sent
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+class UnipileClient:
+    """Create or reconnect Unipile accounts from OAuth tokens (POST /api/v1/accounts[/{id}])."""
+
+    def __init__(self, dsn: str, api_key: str, timeout: float) -> None:
+        self.dsn = dsn.rstrip("/")
+        self.http = httpx2.AsyncClient(
+            base_url=self.dsn,
+            headers={"X-API-KEY": api_key, "Accept": "application/json"},
+            timeout=httpx2.Timeout(timeout, connect=min(timeout, 5.0)),
+            limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def create_account(self, body: dict[str, Any]) -> str:
+        return await self._link("/api/v1/accounts", body)
+
+    async def reconnect_account(self, account_id: str, body: dict[str, Any]) -> str:
+        return await self._link(f"/api/v1/accounts/{account_id}", body)
+
+    async def link(self, body: dict[str, Any], reconnect_account: str | None = None) -> str:
+        """Hand tokens over: reconnect the given account, or create a new one."""
+        if reconnect_account:
+            return await self.reconnect_account(reconnect_account, body)
+        return await self.create_account(body)
+
+    async def _link(self, path: str, body: dict[str, Any]) -> str:
+        data = await self.request("POST", path, json=body)
+        if data.get("object") not in _SUCCESS_OBJECTS or not isinstance(data.get("account_id"), str):
+            # A Checkpoint (or anything else) is not a linked account.
+            raise UnipileRejected(200, "Unexpected answer", f"object={data.get('object')!r}")
+        return data["account_id"]
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """One call to Unipile, answering its JSON or raising a UnipileError of the right kind."""
+        try:
+            response = await self.http.request(method, path, **kwargs)
+        except httpx2.ConnectError as exc:
+            raise UnipileUnavailable(f"connection failed ({type(exc).__name__})") from None
+        except httpx2.ConnectTimeout:
+            raise UnipileUnavailable("connection timed out") from None
+        except httpx2.TransportError as exc:
+            # Read timeouts, dropped connections: the request may have been acted upon.
+            raise UnipileUnavailable(f"no answer ({type(exc).__name__})", sent=True) from None
+        logger.info("unipile: %s %s -> %s", method, path.split("/accounts/")[0], response.status_code)
+        if response.status_code == 429 or response.status_code >= 500:
+            raise UnipileUnavailable(
+                f"HTTP {response.status_code}",
+                retry_after=_retry_after(response.headers.get("Retry-After")),
+                sent=response.status_code >= 500,
+            )
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if response.status_code >= 400:
+            problem = data if isinstance(data, dict) else {}
+            raise UnipileRejected(
+                response.status_code,
+                str(problem.get("title") or problem.get("type") or f"HTTP {response.status_code}"),
+                str(problem.get("detail") or ""),
+            )
+        if not isinstance(data, dict):
+            raise UnipileUnavailable("unreadable answer", sent=True)
+        return data
