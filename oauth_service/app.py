@@ -80,6 +80,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/link/{token}", flow.link_page, methods=["GET"]),
         Route("/link/{token}/{provider}", flow.start, methods=["GET"]),
         Route("/oauth/{provider}/callback", flow.callback, methods=["GET"]),
+        Route("/finishing/{token}", flow.finishing, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/theme.css", theme, methods=["GET"]),

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from .errors import ERRORS, LinkError
 from .pages import describe
@@ -21,7 +21,7 @@ from .redirects import failure_redirect, success_redirect
 from .services import Services
 from .state import FlowState, StateError, binding_hash, same_browser
 from .store import AUTHORIZING, FAILED, LINKED, LINKING, OPEN_STATUSES, PENDING, Flow, LinkSession
-from .unipile import UnipileRejected, UnipileUnavailable
+from .webhooks import new_event
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +30,16 @@ def _services(request: Request) -> Services:
     return request.app.state.services
 
 
-async def _session_for_link(svc: Services, token: str) -> LinkSession:
+async def _session_for_token(svc: Services, token: str) -> LinkSession:
     session_id = svc.session_id_from_link_token(token)
     session = await svc.store.get_link_session(session_id) if session_id else None
     if session is None:
         raise LinkError("not_found", status=404)
+    return session
+
+
+async def _session_for_link(svc: Services, token: str) -> LinkSession:
+    session = await _session_for_token(svc, token)
     if not session.accepts_new_flow():
         raise LinkError("session_expired", status=410)
     return session
@@ -44,7 +49,11 @@ async def link_page(request: Request) -> Response:
     """GET /link/{token}: the branded choice of provider, bound to the first browser to open it."""
     svc = _services(request)
     token = request.path_params["token"]
-    session = await _session_for_link(svc, token)
+    session = await _session_for_token(svc, token)
+    if session.current_status() == LINKING and same_browser(svc.binding.read(request), session.browser_hash):
+        return RedirectResponse(f"{svc.settings.public_url}/finishing/{token}", status_code=303)
+    if not session.accepts_new_flow():
+        raise LinkError("session_expired", status=410)
     secret, is_new = svc.binding.ensure(request)
     if not await svc.store.bind_browser(session.id, binding_hash(secret)):
         raise LinkError("browser_mismatch", status=403)
@@ -167,60 +176,96 @@ async def _complete(
         raise LinkError("provider_error", f"{provider.label} sent no authorization code.")
 
     token = await provider.exchange_code(code, flow.code_verifier)
-    claims = await provider.verify_id_token(token.get("id_token"), flow.nonce)
-    missing = provider.missing_features(session.features, token)
-    if missing:
-        raise LinkError("missing_scopes", "Missing: " + ", ".join(missing) + ".")
-    if not token.get("refresh_token"):
-        raise LinkError("no_refresh_token")
-    identity = await provider.identity(token, claims)
-
-    if not await svc.store.transition(
-        session.id,
-        (PENDING, AUTHORIZING, FAILED),
-        LINKING,
-        provider=provider.name,
-        email=identity.email,
-        error=None,
-        error_description=None,
-    ):
-        raise LinkError("session_expired")  # another tab of this session got here first
     try:
-        account_id = await svc.unipile.link(provider.unipile_body(token, identity), session.reconnect_account)
-    except UnipileRejected as exc:
-        logger.warning("unipile refused the account: %s %s", exc.status, exc.title)
-        detail = f"Unipile said: {exc.title}" + (f" — {exc.detail}" if exc.detail else "")
-        raise LinkError("unipile_rejected", detail[:300]) from None
-    except UnipileUnavailable as exc:
-        logger.warning("unipile unavailable: %s", exc.reason)
-        raise LinkError("unipile_unavailable") from None
+        claims = await provider.verify_id_token(token.get("id_token"), flow.nonce)
+        missing = provider.missing_features(session.features, token)
+        if missing:
+            raise LinkError("missing_scopes", "Missing: " + ", ".join(missing) + ".")
+        if not token.get("refresh_token"):
+            raise LinkError("no_refresh_token")
+        identity = await provider.identity(token, claims)
+        # From here on the consent cannot be lost: the tokens are sealed in the store.
+        handoff = await svc.handoffs.begin(session, flow, provider, token, identity)
     finally:
-        token.clear()  # nothing of the tokens outlives the hand-off
+        token.clear()
+    await svc.handoffs.try_now(handoff.id)
+    settled = await svc.store.get_link_session(session.id)
+    assert settled is not None
+    return outcome_redirect(svc, settled) or RedirectResponse(
+        f"{svc.settings.public_url}/finishing/{svc.link_tokens.sign(session.id)}", status_code=303
+    )
 
-    await svc.store.transition(session.id, (LINKING,), LINKED, account_id=account_id)
-    logger.info("linked session=%s provider=%s", session.id, provider.name)
-    return RedirectResponse(
-        success_redirect(
-            session.success_url,
-            account_id=account_id,
-            provider=provider.name,
-            app_state=session.app_state,
-            link_session=session.id,
-        ),
-        status_code=302,
+
+def outcome_redirect(svc: Services, session: LinkSession) -> Response | None:
+    """The redirect back to the app for a settled session, or None while it is still linking."""
+    if session.status == LINKED and session.account_id and session.provider:
+        return RedirectResponse(
+            success_redirect(
+                session.success_url,
+                account_id=session.account_id,
+                provider=session.provider,
+                app_state=session.app_state,
+                link_session=session.id,
+            ),
+            status_code=303,
+        )
+    if session.status == FAILED and session.error:
+        return _failure_response(svc, session, LinkError(session.error, session.error_description))
+    return None
+
+
+async def finishing(request: Request) -> Response:
+    """GET /finishing/{token}: shown while a hand-off is pending, until its outcome is known.
+
+    It refreshes itself without JavaScript (meta refresh) and polls with it; only the browser
+    that started the link is shown the outcome.
+    """
+    svc = _services(request)
+    token = request.path_params["token"]
+    session = await _session_for_token(svc, token)
+    if not same_browser(svc.binding.read(request), session.browser_hash):
+        raise LinkError("browser_mismatch", status=403)
+    redirect = outcome_redirect(svc, session)
+    if request.query_params.get("poll"):
+        location = redirect.headers["location"] if redirect is not None else None
+        return JSONResponse({"location": location})
+    if redirect is not None:
+        return redirect
+    if session.current_status() != LINKING:
+        raise LinkError("session_expired", status=410)
+    handoff = await svc.store.latest_handoff(session.id)
+    return svc.pages.render(
+        request,
+        "finishing.html",
+        poll_url=f"/finishing/{token}?poll=1",
+        slow=bool(handoff and handoff.attempts > 1),
+        provider_label=svc.providers[session.provider].label if session.provider in svc.providers else "",
     )
 
 
 async def _fail(svc: Services, session: LinkSession, error: LinkError) -> Response:
     """Record a failure on a known session and send the browser to the app's failure URL."""
+    event = None
+    if svc.webhooks is not None:
+        event = new_event(
+            "account.link_failed",
+            session,
+            error=error.code,
+            error_description=describe(error, svc.settings.branding.app_name, session.features),
+        )
     await svc.store.transition(
         session.id,
-        (PENDING, AUTHORIZING, LINKING, FAILED),
+        (PENDING, AUTHORIZING, FAILED),
         FAILED,
+        event=event,
         error=error.code,
         error_description=error.description,
     )
     logger.info("link failed session=%s error=%s", session.id, error.code)
+    return _failure_response(svc, session, error)
+
+
+def _failure_response(svc: Services, session: LinkSession, error: LinkError) -> Response:
     retry_url = None
     if ERRORS[error.code].retryable and time.time() < session.expires_at:
         retry_url = svc.link_url(session.id)
@@ -233,5 +278,5 @@ async def _fail(svc: Services, session: LinkSession, error: LinkError) -> Respon
             link_session=session.id,
             retry_url=retry_url,
         ),
-        status_code=302,
+        status_code=303,
     )

@@ -80,6 +80,16 @@ class Settings:
     link_session_ttl: int = 3600
     link_session_max_ttl: int = 7 * 24 * 3600
     upstream_timeout: float = 15.0
+    handoff_retry_base: float = 2.0
+    handoff_retry_cap: float = 300.0
+    handoff_deadline: float = 24 * 3600.0
+    worker_poll: float = 1.0
+    session_retention: float = 7 * 24 * 3600.0
+
+    @property
+    def handoff_lease(self) -> float:
+        """How long a worker may hold a hand-off: longer than any one call to Unipile can take."""
+        return 2 * self.upstream_timeout + 5
 
     @property
     def secure_cookies(self) -> bool:
@@ -284,6 +294,11 @@ def load_settings(
         state_ttl=int(number("STATE_TTL_SECONDS", 600)),
         link_session_ttl=int(number("LINK_SESSION_TTL_SECONDS", 3600)),
         upstream_timeout=float(number("UPSTREAM_TIMEOUT_SECONDS", 15.0, float)),
+        handoff_retry_base=float(number("HANDOFF_RETRY_BASE_SECONDS", 2.0, float)),
+        handoff_retry_cap=float(number("HANDOFF_RETRY_CAP_SECONDS", 300.0, float)),
+        handoff_deadline=float(number("HANDOFF_DEADLINE_SECONDS", 24 * 3600.0, float)),
+        worker_poll=float(number("WORKER_POLL_SECONDS", 1.0, float)),
+        session_retention=float(number("SESSION_RETENTION_SECONDS", 7 * 24 * 3600.0, float)),
     )
     if problems:
         raise ConfigError(problems)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
@@ -83,6 +84,21 @@ class UnipileClient:
         if reconnect_account:
             return await self.reconnect_account(reconnect_account, body)
         return await self.create_account(body)
+
+    async def accounts(self, page_size: int = 100, max_pages: int = 20) -> AsyncIterator[dict[str, Any]]:
+        """Every account Unipile lists (GET /api/v1/accounts), following its cursor."""
+        cursor: str | None = None
+        for _ in range(max_pages):
+            params: dict[str, Any] = {"limit": page_size}
+            if cursor:
+                params["cursor"] = cursor
+            data = await self.request("GET", "/api/v1/accounts", params=params)
+            for item in data.get("items") or []:
+                if isinstance(item, dict):
+                    yield item
+            cursor = data.get("cursor")
+            if not cursor:
+                return
 
     async def _link(self, path: str, body: dict[str, Any]) -> str:
         data = await self.request("POST", path, json=body)

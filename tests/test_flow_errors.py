@@ -226,13 +226,6 @@ def test_link_reused_after_it_linked_is_refused(service, browser):
     assert_error_page(browser.get(created["url"]), "session_expired", 410)
 
 
-def test_unipile_unreachable_gives_unipile_unavailable(service, browser, sandbox):
-    sandbox.unipile.enqueue(Fault.status(503))
-    created, outcome = link(service, browser, "google")
-    failure(outcome, "unipile_unavailable")
-    assert service.session(created["id"])["error"] == "unipile_unavailable"
-
-
 def test_unipile_refusal_keeps_its_words_and_no_token(service, browser, sandbox):
     sandbox.unipile.enqueue(
         Fault.status(400, body={"status": 400, "type": "errors/invalid_credentials",
