@@ -50,8 +50,12 @@ async def link_page(request: Request) -> Response:
     svc = _services(request)
     token = request.path_params["token"]
     session = await _session_for_token(svc, token)
-    if session.current_status() == LINKING and same_browser(svc.binding.read(request), session.browser_hash):
-        return RedirectResponse(f"{svc.settings.public_url}/finishing/{token}", status_code=303)
+    if same_browser(svc.binding.read(request), session.browser_hash):
+        # The browser that owns the link, coming back (reload, back button): show where it is.
+        if session.current_status() == LINKING:
+            return RedirectResponse(f"{svc.settings.public_url}/finishing/{token}", status_code=303)
+        if session.current_status() == LINKED:
+            return outcome_redirect(svc, session)  # type: ignore[return-value]
     if not session.accepts_new_flow():
         raise LinkError("session_expired", status=410)
     secret, is_new = svc.binding.ensure(request)

@@ -233,3 +233,23 @@ def link(
     consent = browser.choose(page, provider)
     assert consent.status_code == 200, consent.text[:500]
     return created, browser.finish(browser.consent(consent, allow=allow, untick=untick, email=email))
+
+
+def sql(service: RunningService, statement: str, **params: Any) -> list[dict[str, Any]]:
+    """Run one SQL statement against a service's database (SQLite or PostgreSQL), as a DBA would."""
+    import asyncio
+
+    import sqlalchemy as sa
+
+    from oauth_service.store import create_engine
+
+    async def run() -> list[dict[str, Any]]:
+        engine = create_engine(service.env["DATABASE_URL"])
+        try:
+            async with engine.begin() as conn:
+                result = await conn.execute(sa.text(statement), params)
+                return [dict(r._mapping) for r in result] if result.returns_rows else []
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())

@@ -4,7 +4,6 @@ their use; the app is told by signed webhooks."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 import pytest
@@ -14,17 +13,15 @@ from oauth_service.sandbox.loopback import LoopbackServer
 from oauth_service.webhooks import SIGNATURE_HEADER, verify
 
 from .receiver import Receiver
-from .support import APP_ORIGIN, link
+from .support import APP_ORIGIN, link, sql
 
 
 def account_posts(sandbox) -> list:
     return [r for r in sandbox.unipile.requests if r.method == "POST" and "/accounts" in r.path]
 
 
-def handoff_rows(service) -> list[sqlite3.Row]:
-    with sqlite3.connect(service.env["DATABASE_URL"].removeprefix("sqlite:///")) as db:
-        db.row_factory = sqlite3.Row
-        return db.execute("SELECT * FROM handoffs").fetchall()
+def handoff_rows(service) -> list[dict]:
+    return sql(service, "SELECT * FROM handoffs")
 
 
 def test_unipile_down_for_a_while_links_once_after_retries(service, browser, sandbox):
