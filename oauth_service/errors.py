@@ -83,6 +83,11 @@ ERRORS: dict[str, ErrorText] = {
         "The connection service is unavailable",
         "Your sign-in worked, but the connection service did not answer in time. Please try again later.",
     ),
+    "hosted_unavailable": ErrorText(
+        "The other ways to connect are unavailable",
+        "The connection service could not open its sign-in page just now. Please try again in a "
+        "moment, or go back to {app_name}.",
+    ),
     "rate_limited": ErrorText(
         "Too many attempts",
         "Too many attempts were made from here in a short time. Wait a minute and try again.",

@@ -14,9 +14,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from . import hosted_links as hosted
 from .errors import ERRORS, LinkError
 from .pages import describe
-from .providers import Provider
+from .providers import PROVIDER_NAMES, Provider
 from .redirects import failure_redirect, success_redirect
 from .services import Services
 from .state import FlowState, StateError, binding_hash, same_browser
@@ -26,7 +27,7 @@ from .webhooks import new_event
 logger = logging.getLogger(__name__)
 
 
-def _services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     return request.app.state.services
 
 
@@ -38,7 +39,7 @@ async def _session_for_token(svc: Services, token: str) -> LinkSession:
     return session
 
 
-async def _session_for_link(svc: Services, token: str) -> LinkSession:
+async def open_session(svc: Services, token: str) -> LinkSession:
     session = await _session_for_token(svc, token)
     if not session.accepts_new_flow():
         raise LinkError("session_expired", status=410)
@@ -47,7 +48,7 @@ async def _session_for_link(svc: Services, token: str) -> LinkSession:
 
 async def link_page(request: Request) -> Response:
     """GET /link/{token}: the branded choice of provider, bound to the first browser to open it."""
-    svc = _services(request)
+    svc = services_of(request)
     token = request.path_params["token"]
     session = await _session_for_token(svc, token)
     if same_browser(svc.binding.read(request), session.browser_hash):
@@ -61,16 +62,11 @@ async def link_page(request: Request) -> Response:
     secret, is_new = svc.binding.ensure(request)
     if not await svc.store.bind_browser(session.id, binding_hash(secret)):
         raise LinkError("browser_mismatch", status=403)
-    choices = [
-        {"provider": name, "href": f"/link/{token}/{name}", "label": f"Sign in with {p.label}"}
-        for name, p in svc.providers.items()
-        if name in session.providers
-    ]
     response = svc.pages.render(
         request,
         "link.html",
-        choices=choices,
-        hosted_href=None,
+        choices=_choices(svc, session, token),
+        hosted_href=hosted.hosted_href(svc.settings, token),
         features_text=" and ".join(session.features),
     )
     if is_new:
@@ -78,11 +74,28 @@ async def link_page(request: Request) -> Response:
     return response
 
 
+def _choices(svc: Services, session: LinkSession, token: str) -> list[dict[str, str]]:
+    """One branded button per provider of the session: our own client, else the hosted wizard."""
+    choices = []
+    for name in PROVIDER_NAMES:
+        if name not in session.providers:
+            continue
+        if name in svc.providers:
+            href = f"/link/{token}/{name}"
+        else:
+            href = hosted.hosted_href(svc.settings, token, name)
+            if href is None:
+                continue
+        label = svc.settings.provider_labels.get(name, name.title())
+        choices.append({"provider": name, "href": href, "label": f"Sign in with {label}"})
+    return choices
+
+
 async def start(request: Request) -> Response:
     """GET /link/{token}/{provider}: record a new flow, then send the browser to consent."""
-    svc = _services(request)
+    svc = services_of(request)
     token, name = request.path_params["token"], request.path_params["provider"]
-    session = await _session_for_link(svc, token)
+    session = await open_session(svc, token)
     provider = svc.providers.get(name)
     if provider is None or name not in session.providers:
         raise LinkError("provider_unavailable", status=404)
@@ -115,7 +128,7 @@ async def start(request: Request) -> Response:
 
 async def callback(request: Request) -> Response:
     """GET /oauth/{provider}/callback: verify, exchange, validate, hand off, redirect."""
-    svc = _services(request)
+    svc = services_of(request)
     name = request.path_params["provider"]
     provider = svc.providers.get(name)
     if provider is None:
@@ -129,7 +142,7 @@ async def callback(request: Request) -> Response:
     try:
         return await _complete(svc, provider, session, flow, params)
     except LinkError as error:
-        return await _fail(svc, session, error)
+        return await fail_session(svc, session, error)
 
 
 async def _stale_state(svc: Services, request: Request, name: str, exc: StateError) -> Response:
@@ -141,7 +154,7 @@ async def _stale_state(svc: Services, request: Request, name: str, exc: StateErr
             flow = await svc.store.consume_flow(flow.id)
             session = await svc.store.get_link_session(flow.link_session_id) if flow else None
             if session is not None:
-                return await _fail(svc, session, LinkError("state_expired"))
+                return await fail_session(svc, session, LinkError("state_expired"))
     raise LinkError("state_invalid")
 
 
@@ -224,7 +237,7 @@ async def finishing(request: Request) -> Response:
     It refreshes itself without JavaScript (meta refresh) and polls with it; only the browser
     that started the link is shown the outcome.
     """
-    svc = _services(request)
+    svc = services_of(request)
     token = request.path_params["token"]
     session = await _session_for_token(svc, token)
     if not same_browser(svc.binding.read(request), session.browser_hash):
@@ -247,7 +260,7 @@ async def finishing(request: Request) -> Response:
     )
 
 
-async def _fail(svc: Services, session: LinkSession, error: LinkError) -> Response:
+async def fail_session(svc: Services, session: LinkSession, error: LinkError) -> Response:
     """Record a failure on a known session and send the browser to the app's failure URL."""
     event = None
     if svc.webhooks is not None:
@@ -270,9 +283,13 @@ async def _fail(svc: Services, session: LinkSession, error: LinkError) -> Respon
 
 
 def _failure_response(svc: Services, session: LinkSession, error: LinkError) -> Response:
-    retry_url = None
-    if ERRORS[error.code].retryable and time.time() < session.expires_at:
-        retry_url = svc.link_url(session.id)
+    retry_url = hosted_url = None
+    if time.time() < session.expires_at:
+        if ERRORS[error.code].retryable:
+            retry_url = svc.link_url(session.id)
+        if error.code in hosted.RESCUABLE:
+            href = hosted.hosted_href(svc.settings, svc.link_tokens.sign(session.id))
+            hosted_url = f"{svc.settings.public_url}{href}" if href else None
     return RedirectResponse(
         failure_redirect(
             session.failure_url,
@@ -281,6 +298,7 @@ def _failure_response(svc: Services, session: LinkSession, error: LinkError) -> 
             app_state=session.app_state,
             link_session=session.id,
             retry_url=retry_url,
+            hosted_url=hosted_url,
         ),
         status_code=303,
     )

@@ -21,11 +21,14 @@ class Services:
     store: Store
     providers: dict[str, Provider]
     unipile: UnipileClient
+    unipile_v2: UnipileClient
     handoffs: Handoffs
     webhooks: WebhookSender | None
     worker: Worker
     states: StateCodec
     link_tokens: Signer
+    hosted_refs: Signer
+    hosted_notify_refs: Signer
     binding: BrowserBinding
     pages: Pages
 
@@ -48,17 +51,25 @@ class Services:
             session_retention=settings.session_retention,
             retry_base=settings.handoff_retry_base,
             retry_cap=settings.handoff_retry_cap,
+            hosted_notify_timeout=settings.hosted_notify_timeout,
         )
         return cls(
             settings=settings,
             store=store,
             providers=providers,
             unipile=unipile,
+            unipile_v2=UnipileClient(
+                settings.unipile_api_url,
+                settings.unipile_v2_api_key or settings.unipile_api_key,
+                settings.upstream_timeout,
+            ),
             handoffs=handoffs,
             webhooks=webhooks,
             worker=worker,
             states=StateCodec(settings.secret_keys, settings.state_ttl),
             link_tokens=Signer(settings.secret_keys, "link-session-url"),
+            hosted_refs=Signer(settings.secret_keys, "hosted-return"),
+            hosted_notify_refs=Signer(settings.secret_keys, "hosted-notify"),
             binding=BrowserBinding(settings.secure_cookies),
             pages=Pages(settings),
         )
@@ -74,6 +85,7 @@ class Services:
         for provider in self.providers.values():
             await provider.aclose()
         await self.unipile.aclose()
+        await self.unipile_v2.aclose()
         if self.webhooks is not None:
             await self.webhooks.aclose()
         await self.store.close()

@@ -559,6 +559,22 @@ class Store:
                 await conn.execute(webhook_events.insert().values(**_row(event)))
         return True
 
+    async def stalled_linking(self, before: float) -> list[LinkSession]:
+        """Sessions `linking` since before `before` with no hand-off of ours pending: hosted
+        wizards whose confirmation from Unipile never came."""
+        pending = sa.select(handoffs.c.link_session_id).where(handoffs.c.status == QUEUED)
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(link_sessions).where(
+                        link_sessions.c.status == LINKING,
+                        link_sessions.c.updated_at < before,
+                        link_sessions.c.id.not_in(pending),
+                    )
+                )
+            ).all()
+        return [_session_from_row(r) for r in rows]
+
     async def count_pending_handoffs(self) -> int:
         async with self.engine.connect() as conn:
             return (

@@ -12,8 +12,8 @@ import logging
 import time
 
 from .handoff import Handoffs, backoff
-from .store import Store, WebhookEvent
-from .webhooks import WebhookSender
+from .store import FAILED, LINKING, Store, WebhookEvent
+from .webhooks import WebhookSender, new_event
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ class Worker:
         session_retention: float,
         retry_base: float,
         retry_cap: float,
+        hosted_notify_timeout: float,
     ) -> None:
         self.store = store
         self.handoffs = handoffs
@@ -40,6 +41,7 @@ class Worker:
         self.session_retention = session_retention
         self.retry_base = retry_base
         self.retry_cap = retry_cap
+        self.hosted_notify_timeout = hosted_notify_timeout
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
         self._last_purge = 0.0
@@ -80,6 +82,7 @@ class Worker:
         if self.webhooks is not None:
             events = await self.store.claim_due_events(self.handoffs.worker_id, lease)
             await asyncio.gather(*(self._deliver(e) for e in events))
+        await self._give_up_on_silent_wizards()
         if time.time() - self._last_purge > PURGE_INTERVAL:
             self._last_purge = time.time()
             counts = await self.store.purge(
@@ -88,6 +91,22 @@ class Worker:
             if any(counts.values()):
                 logger.info("purged %s", counts)
         return bool(handoffs or events)
+
+    async def _give_up_on_silent_wizards(self) -> None:
+        """A v1 wizard that sent the person back but never notified us fails, and the app is told."""
+        for session in await self.store.stalled_linking(time.time() - self.hosted_notify_timeout):
+            event = None
+            if self.webhooks is not None:
+                event = new_event("account.link_failed", session, error="unipile_unavailable")
+            if await self.store.transition(
+                session.id,
+                (LINKING,),
+                FAILED,
+                event=event,
+                error="unipile_unavailable",
+                error_description="Unipile did not confirm the connection.",
+            ):
+                logger.warning("hosted link session=%s: no confirmation from Unipile", session.id)
 
     async def _deliver(self, event: WebhookEvent) -> None:
         assert self.webhooks is not None
