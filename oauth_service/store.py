@@ -26,6 +26,17 @@ schema_version = sa.Table(
     sa.Column("applied_at", sa.Float, nullable=False),
 )
 
+def _session_reference() -> sa.Column:
+    """The column tying a row to its link session; deleting the session deletes the row."""
+    return sa.Column(
+        "link_session_id",
+        sa.String(64),
+        sa.ForeignKey("link_sessions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    )
+
+
 link_sessions = sa.Table(
     "link_sessions",
     metadata,
@@ -54,13 +65,7 @@ flows = sa.Table(
     "flows",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column(
-        "link_session_id",
-        sa.String(64),
-        sa.ForeignKey("link_sessions.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _session_reference(),
     sa.Column("provider", sa.String(16), nullable=False),
     sa.Column("code_verifier", sa.String(128), nullable=False),
     sa.Column("nonce", sa.String(128), nullable=False),
@@ -76,13 +81,7 @@ handoffs = sa.Table(
     "handoffs",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column(
-        "link_session_id",
-        sa.String(64),
-        sa.ForeignKey("link_sessions.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _session_reference(),
     sa.Column("provider", sa.String(16), nullable=False),
     sa.Column("email", sa.String(320), nullable=False),
     sa.Column("reconnect_account", sa.String(128)),

@@ -235,6 +235,17 @@ def link(
     return created, browser.finish(browser.consent(consent, allow=allow, untick=untick, email=email))
 
 
+def wait_for(predicate: Any, timeout: float = 30.0) -> Any:
+    """Poll `predicate` until it answers something true (which is returned), or fail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
 def sql(service: RunningService, statement: str, **params: Any) -> list[dict[str, Any]]:
     """Run one SQL statement against a service's database (SQLite or PostgreSQL), as a DBA would."""
     import asyncio

@@ -7,7 +7,6 @@ balancer with one public URL, as in production.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urljoin
@@ -17,7 +16,7 @@ import pytest
 from oauth_service.sandbox import Fault
 
 from .processes import Balancer, ServiceProcess, api, register
-from .support import APP_ORIGIN, Browser
+from .support import APP_ORIGIN, Browser, wait_for
 
 
 class Cluster:
@@ -81,16 +80,6 @@ def consent_to_callback(cluster: Cluster, browser: Browser, provider: str = "goo
     return created, urljoin(str(redirect.url), redirect.headers["location"])
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
-
-
 def test_kill_9_after_the_token_exchange_then_restart_links_exactly_once(make_cluster, browser, sandbox):
     cluster = make_cluster(UPSTREAM_TIMEOUT_SECONDS="1")
     first = cluster.instance("first")
@@ -102,11 +91,11 @@ def test_kill_9_after_the_token_exchange_then_restart_links_exactly_once(make_cl
         browser.http.get(callback, timeout=0.8)
     except Exception:  # noqa: S110 (the callback is still waiting on Unipile)
         pass
-    wait_until(lambda: [r for r in sandbox.unipile.requests if r.method == "POST"])
+    wait_for(lambda: [r for r in sandbox.unipile.requests if r.method == "POST"])
     first.kill()
     second = cluster.instance("second")
     cluster.route_to(second)
-    wait_until(lambda: cluster.session(created["id"])["status"] == "linked")
+    wait_for(lambda: cluster.session(created["id"])["status"] == "linked")
     assert cluster.session(created["id"])["account_id"] in sandbox.unipile.accounts
     assert len(sandbox.unipile.accounts) == 1
     # The browser's finishing page (served by the new process) sends the person on to the app.

@@ -13,7 +13,7 @@ from oauth_service.sandbox.loopback import LoopbackServer
 from oauth_service.webhooks import SIGNATURE_HEADER, verify
 
 from .receiver import Receiver
-from .support import APP_ORIGIN, link, sql
+from .support import APP_ORIGIN, link, sql, wait_for
 
 
 def account_posts(sandbox) -> list:
@@ -124,16 +124,6 @@ def receiver():
     rec.url = f"{server.url}/hook"
     yield rec
     server.stop()
-
-
-def wait_for(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
 
 
 def test_webhooks_are_signed_and_tell_each_outcome(make_service, browser, sandbox, receiver):

@@ -12,8 +12,8 @@ import pytest
 from oauth_service.sandbox import Fault
 from oauth_service.sandbox.driver import parse_form
 
-from .support import APP_ORIGIN, Browser, provider_href
-from .test_handoff import receiver, wait_for  # noqa: F401 (fixture)
+from .support import APP_ORIGIN, Browser, provider_href, wait_for
+from .test_handoff import receiver  # noqa: F401 (fixture)
 
 
 def open_wizard(service, browser: Browser, choice: str = "hosted", **fields):
