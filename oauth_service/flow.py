@@ -114,8 +114,7 @@ async def start(request: Request) -> Response:
         created_at=now,
         expires_at=now + svc.settings.state_ttl,
     )
-    await svc.store.create_flow(flow)
-    await svc.store.transition(session.id, OPEN_STATUSES, AUTHORIZING, provider=name)
+    # The URL first: if the provider cannot be reached, nothing is stored and nothing moves.
     url = await provider.authorization_url(
         state=svc.states.encode(flow.id, name),
         code_verifier=flow.code_verifier,
@@ -123,6 +122,8 @@ async def start(request: Request) -> Response:
         features=session.features,
         login_hint=session.login_hint,
     )
+    await svc.store.create_flow(flow)
+    await svc.store.transition(session.id, OPEN_STATUSES, AUTHORIZING, provider=name)
     return RedirectResponse(url, status_code=302)
 
 
