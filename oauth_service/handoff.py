@@ -21,11 +21,11 @@ The rules, in order:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import secrets
 import time
-from datetime import datetime
 from typing import Any
 
 from .errors import LinkError
@@ -33,14 +33,20 @@ from .pages import describe
 from .providers import Identity, Provider
 from .sealing import Sealer, SealError
 from .settings import Settings
-from .store import FAILED, LINKED, QUEUED, Flow, Handoff, LinkSession, Store
-from .unipile import UnipileClient, UnipileRejected, UnipileUnavailable
+from .store import FAILED, LINKED, LINKING, QUEUED, Flow, Handoff, LinkSession, Store
+from .unipile import (
+    UnipileClient,
+    UnipileError,
+    UnipileRejected,
+    UnipileUnavailable,
+    account_created_at,
+    account_provider,
+    account_username,
+)
 from .webhooks import event_type, new_event
 
 logger = logging.getLogger(__name__)
 
-# How Unipile's account list names the account types our bodies create.
-ACCOUNT_TYPES = {"google": {"GOOGLE_OAUTH", "GOOGLE"}, "microsoft": {"OUTLOOK", "MICROSOFT"}}
 CLOCK_SKEW = 120.0
 
 
@@ -106,6 +112,12 @@ class Handoffs:
         session = await self.store.get_link_session(handoff.link_session_id)
         if session is None or handoff.sealed is None:
             return
+        if session.status != LINKING:
+            # Linked meanwhile by other means (the hosted wizard): these tokens are not needed.
+            await self.store.finish_handoff(
+                handoff, self.worker_id, session_status=None, event=None, error="superseded"
+            )
+            return
         try:
             body = self.sealer.open(handoff.sealed)
         except SealError:
@@ -117,37 +129,60 @@ class Handoffs:
             )
             return
         try:
+            await self._attempt(handoff, session, body)
+        except Exception as exc:  # a bug or a database blip must not strand the hand-off
+            logger.exception("handoff %s: attempt failed unexpectedly", handoff.id)
+            await self._later(
+                handoff, session, UnipileUnavailable(type(exc).__name__, sent=handoff.in_flight)
+            )
+        finally:
+            body.clear()
+
+    async def _attempt(self, handoff: Handoff, session: LinkSession, body: dict[str, Any]) -> None:
+        timeout = self.settings.upstream_timeout
+        try:
             if (handoff.ambiguous or handoff.in_flight) and not handoff.reconnect_account:
-                adopted = await self._created_meanwhile(handoff)
+                try:
+                    async with asyncio.timeout(timeout):
+                        adopted = await self._created_meanwhile(handoff)
+                except (UnipileError, TimeoutError) as exc:
+                    # Not knowing whether it exists is no reason to refuse it, nor to send it again.
+                    raise UnipileUnavailable(
+                        f"account lookup failed ({type(exc).__name__})", sent=True
+                    ) from None
                 if adopted is not None:
                     logger.info("handoff %s: adopted account created by an unanswered attempt", handoff.id)
                     await self._succeed(handoff, session, adopted)
                     return
-            if not await self.store.mark_in_flight(handoff, self.worker_id):
-                return  # the lease was lost to another worker
-            account_id = await self.unipile.link(body, handoff.reconnect_account)
+            if not await self.store.mark_in_flight(handoff, self.worker_id, self.lease):
+                return  # the lease expired and may be another worker's now
+            try:
+                async with asyncio.timeout(timeout + 2):
+                    account_id = await self.unipile.link(body, handoff.reconnect_account)
+            except TimeoutError:
+                raise UnipileUnavailable("no answer in time", sent=True) from None
         except UnipileRejected as exc:
             logger.warning("handoff %s: unipile refused: %s %s", handoff.id, exc.status, exc.title)
             detail = f"Unipile said: {exc.title}" + (f" — {exc.detail}" if exc.detail else "")
-            await self._fail(handoff, session, LinkError("unipile_rejected", detail[:300]))
+            detail = scrub_tokens(detail, body)[:300]
+            await self._fail(handoff, session, LinkError("unipile_rejected", detail))
         except UnipileUnavailable as exc:
             await self._later(handoff, session, exc)
         else:
             await self._succeed(handoff, session, account_id)
-        finally:
-            body.clear()
 
     async def _created_meanwhile(self, handoff: Handoff) -> str | None:
         """The id of an account for this mailbox that Unipile created since we first sent it."""
         since = (handoff.first_sent_at or handoff.created_at) - CLOCK_SKEW
-        types = ACCOUNT_TYPES[handoff.provider]
         async for account in self.unipile.accounts():
-            params = account.get("connection_params") or {}
-            username = ((params.get("mail") or {}).get("username") or account.get("name") or "").lower()
-            if account.get("type") in types and username == handoff.email.lower():
-                created = _timestamp(account.get("created_at"))
-                if created is not None and created >= since:
-                    return str(account["id"])
+            created = account_created_at(account)
+            if (
+                account_provider(account) == handoff.provider
+                and account_username(account) == handoff.email.lower()
+                and created is not None
+                and created >= since
+            ):
+                return str(account["id"])
         return None
 
     async def _later(self, handoff: Handoff, session: LinkSession, exc: UnipileUnavailable) -> None:
@@ -207,10 +242,10 @@ class Handoffs:
         )
 
 
-def _timestamp(value: Any) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+def scrub_tokens(text: str, body: dict[str, Any]) -> str:
+    """`text` without any token of `body` in it, should Unipile ever echo one back."""
+    for key in ("access_token", "refresh_token"):
+        value = body.get(key)
+        if isinstance(value, str) and len(value) >= 8:
+            text = text.replace(value, "[redacted]")
+    return text

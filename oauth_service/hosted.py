@@ -10,7 +10,6 @@ session it names, the browser that owns it, and, once linked, the account it was
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -23,18 +22,13 @@ from .flow import fail_session, open_session, outcome_redirect, services_of
 from .services import Services
 from .state import StateError, same_browser
 from .store import AUTHORIZING, FAILED, LINKED, LINKING, OPEN_STATUSES, PENDING, LinkSession
-from .unipile import UnipileError
+from .unipile import UnipileError, UnipileRejected, account_created_at, account_provider, account_username
 from .webhooks import event_type, new_event
 
 logger = logging.getLogger(__name__)
 
 UNIPILE_NAMES = {"google": "GOOGLE", "microsoft": "OUTLOOK"}
-FROM_UNIPILE = {
-    "GOOGLE": "google",
-    "GOOGLE_OAUTH": "google",
-    "OUTLOOK": "microsoft",
-    "MICROSOFT": "microsoft",
-}
+CLOCK_SKEW = 120  # seconds of disagreement between our clock and Unipile's
 V2_CONFIG_KEYS = {"google": "google", "microsoft": "outlook"}
 
 
@@ -64,7 +58,7 @@ async def start(request: Request) -> Response:
     only = request.query_params.get("provider")
     if only is not None and (only not in UNIPILE_NAMES or only not in session.providers):
         raise LinkError("provider_unavailable", status=404)
-    reference = {"s": session.id, "n": secrets.token_urlsafe(8)}
+    reference = {"s": session.id, "t": int(time.time())}
     expiry = min(session.expires_at, time.time() + 3600)
     try:
         if svc.settings.unipile_hosted_auth == "v2":
@@ -80,7 +74,7 @@ async def start(request: Request) -> Response:
 
 def _v1_body(svc: Services, session: LinkSession, only: str | None, reference: dict, expiry: float) -> dict:
     public = svc.settings.public_url
-    ref = svc.hosted_refs.sign(reference)
+    ref = svc.hosted_v1_refs.sign(reference)
     body: dict[str, Any] = {
         "type": "reconnect" if session.reconnect_account else "create",
         "providers": wizard_providers(session, only),
@@ -102,7 +96,7 @@ def _v2_body(svc: Services, session: LinkSession, only: str | None, reference: d
         "providers": wizard_providers(session, only),
         "redirect_uri": f"{svc.settings.public_url}/hosted/return",
         "expires_on": expires_on(expiry),
-        "state": svc.hosted_refs.sign(reference),
+        "state": svc.hosted_v2_refs.sign(reference),
         "config": {V2_CONFIG_KEYS[p]: {"oauth_scope": _scopes(svc, p, session.features)} for p in offered},
     }
     if session.reconnect_account:
@@ -117,32 +111,50 @@ def _scopes(svc: Services, provider: str, features: list[str]) -> list[str]:
     return scopes
 
 
-def _reference(svc: Services, signer_name: str, value: str) -> str:
-    """The session id a signed hosted reference names; StateError if it is not ours."""
-    signer = getattr(svc, signer_name)
-    payload = signer.verify(value, max_age=svc.settings.link_session_max_ttl)
-    if not isinstance(payload, dict) or not isinstance(payload.get("s"), str):
+def _reference(svc: Services, signer_name: str, value: str) -> tuple[str, int]:
+    """The session id a signed hosted reference names and when it was issued; StateError if the
+    reference is not ours (or belongs to the other API generation: each has its own signer)."""
+    payload = getattr(svc, signer_name).verify(value, max_age=svc.settings.link_session_max_ttl)
+    if (
+        not isinstance(payload, dict)
+        or not isinstance(payload.get("s"), str)
+        or not isinstance(payload.get("t"), int)
+    ):
         raise StateError("malformed hosted reference")
-    return payload["s"]
+    return payload["s"], payload["t"]
 
 
-async def _linked(
-    svc: Services, session: LinkSession, account_id: str, provider: str | None
-) -> LinkSession | None:
-    """Record that Unipile linked `account_id` for `session`; None if that contradicts what we know.
+def _require_mode(svc: Services, mode: str) -> None:
+    if svc.settings.unipile_hosted_auth != mode:
+        raise LinkError("not_found", status=404)
 
-    Idempotent: the same account reported twice (notify and return, or a retry) changes nothing.
+
+async def _confirm(svc: Services, session: LinkSession, account_id: str, issued_at: int) -> LinkSession:
+    """Link `session` to the account Unipile reports, once Unipile itself vouches for it.
+
+    Fails closed: the account must exist, be of a provider we link, and be the reconnected
+    account or one created after this wizard link was issued. Idempotent for the same account;
+    another account for a session already linked is refused (409).
     """
-    if session.status == LINKED:
-        return session if session.account_id == account_id else None
-    email = None
     try:
         account = await svc.unipile.account(account_id)
-        provider = FROM_UNIPILE.get(str(account.get("type")), provider)
-        params = account.get("connection_params") or {}
-        email = (params.get("mail") or {}).get("username") or account.get("name")
+    except UnipileRejected:
+        account = {}  # Unipile has no such account: refused below
     except UnipileError as exc:
-        logger.info("hosted: could not read account details: %s", exc)
+        logger.warning("hosted: could not confirm account with Unipile: %s", exc)
+        raise LinkError(
+            "unipile_unavailable", "Unipile could not confirm the connection.", status=503
+        ) from None
+    provider = account_provider(account)
+    created = account_created_at(account)
+    if session.reconnect_account:
+        genuine = account_id == session.reconnect_account
+    else:
+        genuine = created is not None and created >= issued_at - CLOCK_SKEW
+    if provider is None or not genuine:
+        logger.warning("hosted: session=%s refused an account not created by its wizard", session.id)
+        raise LinkError("state_invalid", "This account was not connected through this link.", status=409)
+    email = account_username(account) or None
     event = None
     if svc.webhooks is not None:
         event = new_event(
@@ -152,25 +164,22 @@ async def _linked(
             account_id=account_id,
             email=email,
         )
-    await svc.store.transition(
-        session.id,
-        (PENDING, AUTHORIZING, LINKING, FAILED),
-        LINKED,
-        event=event,
-        account_id=account_id,
-        provider=provider,
-        email=email,
-        error=None,
-        error_description=None,
+    outcome = await svc.store.confirm_linked(
+        session.id, account_id, event, provider=provider, email=email, error=None, error_description=None
     )
-    return await svc.store.get_link_session(session.id)
+    if outcome == "conflict":
+        raise LinkError("state_invalid", "This link was already used for another account.", status=409)
+    settled = await svc.store.get_link_session(session.id)
+    assert settled is not None
+    return settled
 
 
 async def notify(request: Request) -> Response:
     """POST /hosted/notify/{ref}: Unipile's v1 confirmation that the wizard linked an account."""
     svc = services_of(request)
+    _require_mode(svc, "v1")
     try:
-        session_id = _reference(svc, "hosted_notify_refs", request.path_params["ref"])
+        session_id, issued_at = _reference(svc, "hosted_notify_refs", request.path_params["ref"])
     except StateError:
         return JSONResponse({"error": "invalid notify reference"}, status_code=403)
     try:
@@ -184,28 +193,31 @@ async def notify(request: Request) -> Response:
         return JSONResponse({"error": "unknown link session"}, status_code=404)
     if body.get("status") not in ("CREATION_SUCCESS", "RECONNECTED"):
         return JSONResponse({"error": "unexpected status"}, status_code=400)
-    if await _linked(svc, session, body["account_id"], session.provider) is None:
-        logger.warning("hosted notify for session=%s names another account; refused", session.id)
-        return JSONResponse({"error": "this link session is linked to another account"}, status_code=409)
+    try:
+        await _confirm(svc, session, body["account_id"], issued_at)
+    except LinkError as exc:
+        return JSONResponse({"error": exc.code, "detail": exc.description}, status_code=exc.status)
     return JSONResponse({"status": "ok"})
 
 
 async def v1_return(request: Request) -> Response:
     """GET /hosted/return/{ref}?outcome=…: the browser back from a v1 wizard."""
     svc = services_of(request)
+    _require_mode(svc, "v1")
     try:
-        session_id = _reference(svc, "hosted_refs", request.path_params["ref"])
+        session_id, _ = _reference(svc, "hosted_v1_refs", request.path_params["ref"])
     except StateError:
         raise LinkError("state_invalid") from None
     session = await _owned_session(svc, request, session_id)
-    if session.status == LINKED:
-        return outcome_redirect(svc, session)  # type: ignore[return-value]
+    settled = _settled(svc, session)
+    if settled is not None:
+        return settled
     if request.query_params.get("outcome") != "success":
         return await fail_session(
             svc, session, LinkError("provider_error", "The connection was not completed.")
         )
     # v1's success redirect carries no account id: wait for Unipile's notify on the finishing page.
-    await svc.store.transition(session.id, (PENDING, AUTHORIZING, FAILED), LINKING)
+    await svc.store.transition(session.id, (PENDING, AUTHORIZING), LINKING)
     return RedirectResponse(
         f"{svc.settings.public_url}/finishing/{svc.link_tokens.sign(session.id)}", status_code=303
     )
@@ -214,22 +226,29 @@ async def v1_return(request: Request) -> Response:
 async def v2_return(request: Request) -> Response:
     """GET /hosted/return?state=…&account_id=…&provider=… (or error_title): back from a v2 wizard."""
     svc = services_of(request)
+    _require_mode(svc, "v2")
     params = request.query_params
     try:
-        session_id = _reference(svc, "hosted_refs", params.get("state", ""))
+        session_id, issued_at = _reference(svc, "hosted_v2_refs", params.get("state", ""))
     except StateError:
         raise LinkError("state_invalid") from None
     session = await _owned_session(svc, request, session_id)
     account_id = params.get("account_id")
     if not account_id:
-        if session.status == LINKED:
-            return outcome_redirect(svc, session)  # type: ignore[return-value]
+        settled = _settled(svc, session)
+        if settled is not None:
+            return settled
         title = params.get("error_title", "")[:200] or "The connection was not completed."
         return await fail_session(svc, session, LinkError("provider_error", f"Unipile said: {title}"))
-    linked = await _linked(svc, session, account_id, FROM_UNIPILE.get(params.get("provider", "")))
-    if linked is None:
-        raise LinkError("state_invalid", "This link was already used for another account.", status=409)
-    return outcome_redirect(svc, linked)  # type: ignore[return-value]
+    linked = await _confirm(svc, session, account_id, issued_at)
+    return outcome_redirect(svc, linked) or RedirectResponse(svc.link_url(session.id), status_code=303)
+
+
+def _settled(svc: Services, session: LinkSession) -> Response | None:
+    """A return for a session whose outcome is already recorded (a reload) just shows it again."""
+    if session.status in (LINKED, FAILED):
+        return outcome_redirect(svc, session)
+    return None
 
 
 async def _owned_session(svc: Services, request: Request, session_id: str) -> LinkSession:

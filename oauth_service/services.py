@@ -27,7 +27,8 @@ class Services:
     worker: Worker
     states: StateCodec
     link_tokens: Signer
-    hosted_refs: Signer
+    hosted_v1_refs: Signer
+    hosted_v2_refs: Signer
     hosted_notify_refs: Signer
     binding: BrowserBinding
     pages: Pages
@@ -68,8 +69,9 @@ class Services:
             worker=worker,
             states=StateCodec(settings.secret_keys, settings.state_ttl),
             link_tokens=Signer(settings.secret_keys, "link-session-url"),
-            hosted_refs=Signer(settings.secret_keys, "hosted-return"),
-            hosted_notify_refs=Signer(settings.secret_keys, "hosted-notify"),
+            hosted_v1_refs=Signer(settings.secret_keys, "hosted-v1-return"),
+            hosted_v2_refs=Signer(settings.secret_keys, "hosted-v2-state"),
+            hosted_notify_refs=Signer(settings.secret_keys, "hosted-v1-notify"),
             binding=BrowserBinding(settings.secure_cookies),
             pages=Pages(settings),
         )

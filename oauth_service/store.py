@@ -26,6 +26,7 @@ schema_version = sa.Table(
     sa.Column("applied_at", sa.Float, nullable=False),
 )
 
+
 def _session_reference() -> sa.Column:
     """The column tying a row to its link session; deleting the session deletes the row."""
     return sa.Column(
@@ -480,17 +481,25 @@ class Store:
             )
             return [r for r in result.all() if r._mapping["claimed_by"] == worker]
 
-    async def mark_in_flight(self, handoff: Handoff, worker: str) -> bool:
-        """Record, before sending, that an attempt is about to reach Unipile."""
+    async def mark_in_flight(self, handoff: Handoff, worker: str, lease: float) -> bool:
+        """Record, before sending, that an attempt is about to reach Unipile, renewing the lease.
+
+        Refused once the lease has run out, since another worker may hold the row by then.
+        """
         now = time.time()
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 handoffs.update()
-                .where(handoffs.c.id == handoff.id, handoffs.c.claimed_by == worker)
+                .where(
+                    handoffs.c.id == handoff.id,
+                    handoffs.c.claimed_by == worker,
+                    handoffs.c.claimed_until > now,
+                )
                 .values(
                     in_flight=True,
                     first_sent_at=sa.func.coalesce(handoffs.c.first_sent_at, now),
                     attempts=handoffs.c.attempts + 1,
+                    claimed_until=now + lease,
                     updated_at=now,
                 )
             )
@@ -519,7 +528,7 @@ class Store:
         handoff: Handoff,
         worker: str,
         *,
-        session_status: str,
+        session_status: str | None,
         event: WebhookEvent | None,
         account_id: str | None = None,
         error: str | None = None,
@@ -528,7 +537,8 @@ class Store:
         """Close a hand-off: forget its tokens, settle its session, queue the app's webhook.
 
         One transaction, guarded by the lease: a worker whose lease was taken over by another
-        writes nothing.
+        writes nothing. `session_status=None` closes a hand-off whose session was settled by other
+        means; the event is queued only if the session really moved.
         """
         now = time.time()
         async with self.engine.begin() as conn:
@@ -538,7 +548,7 @@ class Store:
                     handoffs.c.id == handoff.id, handoffs.c.claimed_by == worker, handoffs.c.status == QUEUED
                 )
                 .values(
-                    status=DONE if session_status == LINKED else GAVE_UP,
+                    status=DONE if session_status == LINKED else GAVE_UP,  # None: superseded
                     sealed=None,
                     in_flight=False,
                     account_id=account_id,
@@ -550,13 +560,57 @@ class Store:
             )
             if result.rowcount != 1:
                 return False
+            if session_status is None:
+                return True
             values: dict[str, Any] = {"error": error, "error_description": error_description}
             if account_id is not None:
                 values["account_id"] = account_id
-            await self._transition(conn, handoff.link_session_id, (LINKING,), session_status, **values)
-            if event is not None:
+            moved = await self._transition(
+                conn, handoff.link_session_id, (LINKING,), session_status, **values
+            )
+            if moved and event is not None:
                 await conn.execute(webhook_events.insert().values(**_row(event)))
-        return True
+        return moved
+
+    async def confirm_linked(
+        self, session_id: str, account_id: str, event: WebhookEvent | None, **values: Any
+    ) -> str:
+        """Mark a session linked to `account_id` by the hosted wizard, atomically.
+
+        Answers `linked` (it moved), `same` (already linked to that account: nothing to do) or
+        `conflict` (linked to another account, or our own hand-off for it is still pending).
+        """
+        pending = sa.select(handoffs.c.id).where(
+            handoffs.c.link_session_id == session_id, handoffs.c.status == QUEUED
+        )
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                link_sessions.update()
+                .where(
+                    link_sessions.c.id == session_id,
+                    sa.or_(
+                        link_sessions.c.status.in_(OPEN_STATUSES),
+                        sa.and_(link_sessions.c.status == LINKING, ~sa.exists(pending)),
+                    ),
+                )
+                .values(status=LINKED, account_id=account_id, updated_at=time.time(), **values)
+            )
+            if result.rowcount == 1:
+                if event is not None:
+                    await conn.execute(webhook_events.insert().values(**_row(event)))
+                return "linked"
+            row = (
+                await conn.execute(
+                    sa.select(link_sessions.c.status, link_sessions.c.account_id).where(
+                        link_sessions.c.id == session_id
+                    )
+                )
+            ).first()
+        return (
+            "same"
+            if row is not None and row.status == LINKED and row.account_id == account_id
+            else "conflict"
+        )
 
     async def stalled_linking(self, before: float) -> list[LinkSession]:
         """Sessions `linking` since before `before` with no hand-off of ours pending: hosted

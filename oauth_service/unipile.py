@@ -1,4 +1,5 @@
-"""The one way this service talks to Unipile: a pooled client over the v1 (DSN) API.
+"""The one way this service talks to Unipile: a pooled client per API generation (the v1 DSN
+API, and the v2 API for its hosted-auth link), with the readers of what Unipile answers.
 
 Failures come in two kinds, because they call for opposite reactions: `UnipileRejected`
 (a 4xx, or an answer that is not a created account) is final and must not be retried
@@ -11,6 +12,7 @@ import email.utils
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import httpx2
@@ -49,13 +51,50 @@ class UnipileUnavailable(UnipileError):
 
 
 def _retry_after(value: str | None) -> float | None:
+    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date); None if unreadable."""
     if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, parsed.timestamp() - time.time())
+
+
+# How Unipile's account objects name the providers we link.
+ACCOUNT_PROVIDERS = {
+    "GOOGLE_OAUTH": "google",
+    "GOOGLE": "google",
+    "OUTLOOK": "microsoft",
+    "MICROSOFT": "microsoft",
+}
+
+
+def account_provider(account: dict[str, Any]) -> str | None:
+    """`google` or `microsoft` for an account object, None for any other type."""
+    return ACCOUNT_PROVIDERS.get(str(account.get("type")))
+
+
+def account_username(account: dict[str, Any]) -> str:
+    """The mailbox an account object is for, lower-cased ('' if it names none)."""
+    params = account.get("connection_params") or {}
+    mail = params.get("mail") if isinstance(params, dict) else None
+    username = (mail or {}).get("username") if isinstance(mail, dict) else None
+    return str(username or account.get("name") or "").lower()
+
+
+def account_created_at(account: dict[str, Any]) -> float | None:
+    value = account.get("created_at")
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def _wizard_url(data: dict[str, Any], field: str) -> str:
@@ -105,8 +144,9 @@ class UnipileClient:
         data = await self.request("POST", "/v2/auth/link", json=body)
         return _wizard_url(data, "link")
 
-    async def accounts(self, page_size: int = 100, max_pages: int = 20) -> AsyncIterator[dict[str, Any]]:
-        """Every account Unipile lists (GET /api/v1/accounts), following its cursor."""
+    async def accounts(self, page_size: int = 100, max_pages: int = 50) -> AsyncIterator[dict[str, Any]]:
+        """The accounts Unipile lists (GET /api/v1/accounts), following its cursor for at most
+        `max_pages` pages (5,000 accounts by default); past that it says so in the log."""
         cursor: str | None = None
         for _ in range(max_pages):
             params: dict[str, Any] = {"limit": page_size}
@@ -114,11 +154,12 @@ class UnipileClient:
                 params["cursor"] = cursor
             data = await self.request("GET", "/api/v1/accounts", params=params)
             for item in data.get("items") or []:
-                if isinstance(item, dict):
+                if isinstance(item, dict) and item.get("id"):
                     yield item
             cursor = data.get("cursor")
             if not cursor:
                 return
+        logger.warning("unipile: account list longer than %d pages; the rest was not read", max_pages)
 
     async def _link(self, path: str, body: dict[str, Any]) -> str:
         data = await self.request("POST", path, json=body)

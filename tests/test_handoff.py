@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from oauth_service.handoff import scrub_tokens
 from oauth_service.sandbox import Fault
 from oauth_service.sandbox.loopback import LoopbackServer
 from oauth_service.webhooks import SIGNATURE_HEADER, verify
@@ -157,3 +158,17 @@ def test_webhook_deliveries_are_retried_with_a_stable_id(make_service, browser, 
     assert len(ids) == 1
     time.sleep(0.5)
     assert len(receiver.deliveries) == 3
+
+
+def test_an_unreadable_retry_after_is_a_plain_retry(service, browser, sandbox):
+    sandbox.unipile.enqueue(Fault.status(429, retry_after="soon"))
+    _, outcome = link(service, browser, "google")
+    assert outcome.ok, outcome.params
+    assert len(sandbox.unipile.accounts) == 1
+
+
+def test_unipile_echoing_a_token_never_passes_it_on():
+    body = {"access_token": "ya29.secret-access-token", "refresh_token": "1//secret-refresh-token"}
+    detail = "Unipile said: refused ya29.secret-access-token and 1//secret-refresh-token"
+    scrubbed = scrub_tokens(detail, body)
+    assert "secret" not in scrubbed and scrubbed.count("[redacted]") == 2

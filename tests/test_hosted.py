@@ -4,6 +4,8 @@ same link session, same redirects, same status answers, same webhooks."""
 from __future__ import annotations
 
 import re
+import time
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx2
@@ -219,3 +221,57 @@ def test_v1_silent_wizard_fails_after_the_notify_timeout(make_service, browser, 
     assert outcome.params["error"] == "unipile_unavailable"
     assert service.session(created["id"])["status"] == "failed"
 
+
+
+def test_v2_return_naming_an_account_that_predates_the_wizard_is_refused(v2_service, browser, sandbox):
+    victim = sandbox.unipile.add_account("GOOGLE_OAUTH", sandbox.google.user_for("victim@example.com"))
+    victim.created_at = datetime.now(UTC) - timedelta(hours=1)  # someone else's, linked an hour ago
+    created, wizard = open_wizard(v2_service, browser)
+    back = answer_wizard(browser, wizard, "fail").headers["location"]
+    state = parse_qs(urlsplit(back).query)["state"][0]
+    forged = f"{v2_service.url}/hosted/return?state={state}&account_id={victim.id}&provider=GOOGLE"
+    page = browser.get(forged)
+    assert page.status_code == 409 and 'data-error="state_invalid"' in page.text
+    assert v2_service.session(created["id"])["account_id"] is None
+
+
+def test_a_v1_reference_is_worthless_at_the_v2_return(service, browser, sandbox):
+    victim = sandbox.unipile.add_account("GOOGLE_OAUTH", sandbox.google.user_for("victim@example.com"))
+    created, _ = open_wizard(service, browser)
+    (request,) = hosted_requests(sandbox, "/api/v1/hosted/accounts/link")
+    ref = request.json["failure_redirect_url"].split("/hosted/return/")[1].split("?")[0]
+    page = browser.get(f"{service.url}/hosted/return?state={ref}&account_id={victim.id}")
+    assert page.status_code == 404
+    assert service.session(created["id"])["status"] == "authorizing"
+
+
+def test_reloading_a_failed_hosted_return_tells_the_app_once(make_service, browser, sandbox, receiver):  # noqa: F811
+    service = make_service(WEBHOOK_URL=receiver.url, WEBHOOK_SECRET="whsec-test")
+    _, wizard = open_wizard(service, browser)
+    back = answer_wizard(browser, wizard, "fail").headers["location"]
+    for _ in range(3):
+        assert browser.get(back).status_code == 303
+    wait_for(lambda: receiver.deliveries)
+    time.sleep(0.5)
+    assert len(receiver.deliveries) == 1
+
+
+def test_a_hosted_link_cannot_race_our_own_pending_hand_off(service, browser, sandbox):
+    # The person opens the wizard, comes back, and links Google instead; Unipile is down.
+    created, _ = open_wizard(service, browser)
+    (hosted_request,) = hosted_requests(sandbox, "/api/v1/hosted/accounts/link")
+    sandbox.unipile.failure_rate = 1.0
+    page = browser.open_link(created["url"])
+    redirect = browser.consent(browser.choose(page, "google"), email="ada@example.com")
+    browser.follow(browser.get(redirect.headers["location"]), refresh_for=0)
+    assert service.session(created["id"])["status"] == "linking"
+    # Then the abandoned wizard's confirmation arrives: refused while our hand-off is pending.
+    wizard_account = sandbox.unipile.add_account("GOOGLE_OAUTH", sandbox.google.user_for("ada@example.com"))
+    body = {"status": "CREATION_SUCCESS", "account_id": wizard_account.id, "name": created["id"]}
+    assert httpx2.post(hosted_request.json["notify_url"], json=body).status_code == 409
+    sandbox.unipile.failure_rate = 0.0
+    outcome = browser.finish(browser.get(created["url"]))
+    assert outcome.ok
+    # One account for the mailbox, whichever path made it (503s are ambiguous, so ours adopts).
+    mailbox = [a for a in sandbox.unipile.accounts.values() if a.username == "ada@example.com"]
+    assert [a.id for a in mailbox] == [outcome.params["account_id"]]
