@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -22,7 +23,7 @@ from .services import Services
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
-STATIC_DIR = PACKAGE_TEMPLATES.replace("templates", "static")
+STATIC_DIR = os.path.join(os.path.dirname(PACKAGE_TEMPLATES), "static")
 
 
 async def healthz(request: Request) -> Response:

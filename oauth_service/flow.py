@@ -14,7 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from . import hosted_links as hosted
+from . import hosted_links
 from .errors import ERRORS, LinkError
 from .pages import describe
 from .providers import PROVIDER_NAMES, Provider
@@ -66,7 +66,7 @@ async def link_page(request: Request) -> Response:
         request,
         "link.html",
         choices=_choices(svc, session, token),
-        hosted_href=hosted.hosted_href(svc.settings, token),
+        hosted_href=hosted_links.hosted_href(svc.settings, token),
         features_text=" and ".join(session.features),
     )
     if is_new:
@@ -83,7 +83,7 @@ def _choices(svc: Services, session: LinkSession, token: str) -> list[dict[str, 
         if name in svc.providers:
             href = f"/link/{token}/{name}"
         else:
-            href = hosted.hosted_href(svc.settings, token, name)
+            href = hosted_links.hosted_href(svc.settings, token, name)
             if href is None:
                 continue
         label = svc.settings.provider_labels.get(name, name.title())
@@ -114,14 +114,19 @@ async def start(request: Request) -> Response:
         created_at=now,
         expires_at=now + svc.settings.state_ttl,
     )
-    # The URL first: if the provider cannot be reached, nothing is stored and nothing moves.
-    url = await provider.authorization_url(
-        state=svc.states.encode(flow.id, name),
-        code_verifier=flow.code_verifier,
-        nonce=flow.nonce,
-        features=session.features,
-        login_hint=session.login_hint,
-    )
+    # The URL first: if the provider cannot be reached, nothing is stored and nothing moves,
+    # and the person is offered the link page again rather than a dead end.
+    try:
+        url = await provider.authorization_url(
+            state=svc.states.encode(flow.id, name),
+            code_verifier=flow.code_verifier,
+            nonce=flow.nonce,
+            features=session.features,
+            login_hint=session.login_hint,
+        )
+    except LinkError as error:
+        error.status = 503
+        return svc.pages.error(request, error, retry_url=f"/link/{token}")
     await svc.store.create_flow(flow)
     await svc.store.transition(session.id, OPEN_STATUSES, AUTHORIZING, provider=name)
     return RedirectResponse(url, status_code=302)
@@ -288,8 +293,8 @@ def _failure_response(svc: Services, session: LinkSession, error: LinkError) -> 
     if time.time() < session.expires_at:
         if ERRORS[error.code].retryable:
             retry_url = svc.link_url(session.id)
-        if error.code in hosted.RESCUABLE:
-            href = hosted.hosted_href(svc.settings, svc.link_tokens.sign(session.id))
+        if error.code in hosted_links.RESCUABLE:
+            href = hosted_links.hosted_href(svc.settings, svc.link_tokens.sign(session.id))
             hosted_url = f"{svc.settings.public_url}{href}" if href else None
     return RedirectResponse(
         failure_redirect(

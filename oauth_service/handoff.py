@@ -67,13 +67,11 @@ class Handoffs:
         settings: Settings,
         store: Store,
         unipile: UnipileClient,
-        providers: dict[str, Provider],
         webhooks_enabled: bool,
     ) -> None:
         self.settings = settings
         self.store = store
         self.unipile = unipile
-        self.providers = providers
         self.sealer = Sealer(settings.secret_keys)
         self.webhooks_enabled = webhooks_enabled
         self.worker_id = "w_" + secrets.token_hex(6)

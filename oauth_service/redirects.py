@@ -6,7 +6,7 @@ exact origins; every outcome URL is then built from the stored, already-checked 
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from .settings import is_loopback_host, origin_of
 
@@ -42,11 +42,12 @@ def redirect_url_problem(url: str, allowed_origins: frozenset[str]) -> str | Non
 
 
 def with_params(url: str, params: dict[str, str | None]) -> str:
-    """`url` with `params` appended to its query (None values left out), fragment kept."""
+    """`url` with `params` appended to its query (None values left out), the app's own query
+    kept byte for byte and the fragment kept."""
     parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    query.extend((k, v) for k, v in params.items() if v is not None)
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    added = urlencode([(k, v) for k, v in params.items() if v is not None])
+    query = f"{parts.query}&{added}" if parts.query and added else (parts.query or added)
+    return urlunsplit(parts._replace(query=query))
 
 
 def success_redirect(

@@ -43,7 +43,7 @@ class Services:
             if settings.webhook_url
             else None
         )
-        handoffs = Handoffs(settings, store, unipile, providers, webhooks_enabled=webhooks is not None)
+        handoffs = Handoffs(settings, store, unipile, webhooks_enabled=webhooks is not None)
         worker = Worker(
             store,
             handoffs,

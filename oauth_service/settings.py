@@ -9,15 +9,27 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-CONFIG_DIR = Path(os.environ.get("OAUTH_SERVICE_CONFIG_DIR", Path(__file__).parent.parent / "config"))
+
+def _config_dir() -> Path:
+    """`config/` of a checkout (editable install), else the copy a wheel installs under
+    `{prefix}/share/oauth-service/config`; OAUTH_SERVICE_CONFIG_DIR overrides both."""
+    if os.environ.get("OAUTH_SERVICE_CONFIG_DIR"):
+        return Path(os.environ["OAUTH_SERVICE_CONFIG_DIR"])
+    checkout = Path(__file__).parent.parent / "config"
+    installed = Path(sys.prefix) / "share" / "oauth-service" / "config"
+    return checkout if (checkout / "providers.toml").is_file() or not installed.is_dir() else installed
+
+
+CONFIG_DIR = _config_dir()
 FEATURES = ("calendar", "mail")
 HOSTED_AUTH_MODES = ("v1", "v2", "off")
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -46,6 +58,7 @@ class ProviderSettings:
     token_endpoint_auth_method: str = "client_secret_post"  # noqa: S105 (a method name)
     tenant: str = ""
     graph_url: str = ""
+    graph_resource: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,6 +136,18 @@ def origin_of(url: str) -> str:
     default = {"http": 80, "https": 443}.get(parts.scheme.lower())
     netloc = host if port in (None, default) else f"{host}:{port}"
     return f"{parts.scheme.lower()}://{netloc}"
+
+
+def _graph_scopes(default_graph: str, graph_url: str) -> Callable[[str], str]:
+    """Graph scopes name their cloud's Graph host: a national cloud gets its own."""
+    default_prefix = default_graph.rstrip("/") + "/"
+
+    def scope_of(scope: str) -> str:
+        if default_graph and graph_url and scope.startswith(default_prefix):
+            return graph_url + "/" + scope[len(default_prefix) :]
+        return scope
+
+    return scope_of
 
 
 def load_provider_defaults(config_dir: Path = CONFIG_DIR) -> dict:
@@ -222,18 +247,22 @@ def load_settings(
             )
         else:
             metadata_url = get("GOOGLE_METADATA_URL", d["metadata_url"])
+        graph_url = get("MICROSOFT_GRAPH_URL", d["graph_url"]).rstrip("/") if name == "microsoft" else ""
+        resource = get("MICROSOFT_GRAPH_RESOURCE", d["graph_url"]).rstrip("/") if name == "microsoft" else ""
+        scope_of = _graph_scopes(d.get("graph_url", ""), resource)
         providers[name] = ProviderSettings(
             name=name,
             label=d["label"],
             client_id=client_id,
             client_secret=secret,
             metadata_url=metadata_url,
-            base_scopes=tuple(d["base_scopes"]),
-            feature_scopes={f: tuple(s) for f, s in d["features"].items()},
+            base_scopes=tuple(scope_of(sc) for sc in d["base_scopes"]),
+            feature_scopes={f: tuple(scope_of(sc) for sc in s) for f, s in d["features"].items()},
             authorize_params=dict(d.get("authorize_params", {})),
             token_endpoint_auth_method=d.get("token_endpoint_auth_method", "client_secret_post"),
             tenant=tenant,
-            graph_url=get("MICROSOFT_GRAPH_URL", d.get("graph_url", "")).rstrip("/"),
+            graph_url=graph_url,
+            graph_resource=resource,
         )
 
     unipile_dsn = get("UNIPILE_DSN").rstrip("/")
@@ -255,6 +284,8 @@ def load_settings(
     webhook_url, webhook_secret = get("WEBHOOK_URL"), get("WEBHOOK_SECRET")
     if webhook_url and not webhook_secret:
         problems.append("WEBHOOK_URL is set but WEBHOOK_SECRET is not; receivers need it to verify.")
+    if webhook_url and urlsplit(webhook_url).scheme not in ("http", "https"):
+        problems.append(f"WEBHOOK_URL={webhook_url!r} must be an http(s) URL.")
 
     accent = get("APP_ACCENT_COLOR", "#2563eb")
     if not _HEX_COLOUR.match(accent):
@@ -309,6 +340,11 @@ def load_settings(
         worker_poll=float(number("WORKER_POLL_SECONDS", 1.0, float)),
         session_retention=float(number("SESSION_RETENTION_SECONDS", 7 * 24 * 3600.0, float)),
     )
+    if not 60 <= settings.link_session_ttl <= settings.link_session_max_ttl:
+        problems.append(
+            f"LINK_SESSION_TTL_SECONDS must be from 60 to {settings.link_session_max_ttl} "
+            "(it is the default of every link session's expires_in)."
+        )
     if problems:
         raise ConfigError(problems)
     return settings

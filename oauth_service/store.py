@@ -419,11 +419,6 @@ class Store:
             await conn.execute(handoffs.insert().values(**_row(handoff)))
         return True
 
-    async def get_handoff(self, handoff_id: str) -> Handoff | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(sa.select(handoffs).where(handoffs.c.id == handoff_id))).first()
-        return Handoff(**row._mapping) if row else None
-
     async def latest_handoff(self, session_id: str) -> Handoff | None:
         async with self.engine.connect() as conn:
             row = (

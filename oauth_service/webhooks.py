@@ -16,7 +16,6 @@ import json
 import logging
 import secrets
 import time
-from typing import Any
 
 import httpx2
 
@@ -116,7 +115,3 @@ def event_type(*, linked: bool, reconnect: bool) -> str:
     if not linked:
         return "account.link_failed"
     return "account.reconnected" if reconnect else "account.linked"
-
-
-def payload_of(event: WebhookEvent) -> dict[str, Any]:
-    return json.loads(event.payload)

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Iterable
 
 from .handoff import Handoffs, backoff
 from .store import FAILED, LINKING, Store, WebhookEvent
@@ -43,15 +44,10 @@ class Worker:
         self.retry_cap = retry_cap
         self.hosted_notify_timeout = hosted_notify_timeout
         self._task: asyncio.Task | None = None
-        self._wake = asyncio.Event()
         self._last_purge = 0.0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="oauth-service-worker")
-
-    def wake(self) -> None:
-        """Look for work now rather than at the next poll (a hand-off was just queued)."""
-        self._wake.set()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -69,19 +65,17 @@ class Worker:
                 logger.exception("worker pass failed")
                 busy = False
             if not busy:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
+                await asyncio.sleep(self.poll)
 
     async def run_once(self) -> bool:
         """One pass over due work; True if there was any (so look again at once)."""
         lease = self.handoffs.lease
         handoffs = await self.store.claim_due_handoffs(self.handoffs.worker_id, lease)
-        await asyncio.gather(*(self.handoffs.run(h) for h in handoffs))
+        await _each(self.handoffs.run(h) for h in handoffs)
         events = []
         if self.webhooks is not None:
             events = await self.store.claim_due_events(self.handoffs.worker_id, lease)
-            await asyncio.gather(*(self._deliver(e) for e in events))
+            await _each(self._deliver(e) for e in events)
         await self._give_up_on_silent_wizards()
         if time.time() - self._last_purge > PURGE_INTERVAL:
             self._last_purge = time.time()
@@ -97,7 +91,12 @@ class Worker:
         for session in await self.store.stalled_linking(time.time() - self.hosted_notify_timeout):
             event = None
             if self.webhooks is not None:
-                event = new_event("account.link_failed", session, error="unipile_unavailable")
+                event = new_event(
+                    "account.link_failed",
+                    session,
+                    error="unipile_unavailable",
+                    error_description="Unipile did not confirm the connection.",
+                )
             if await self.store.transition(
                 session.id,
                 (LINKING,),
@@ -122,3 +121,10 @@ class Worker:
         await self.store.settle_event(
             event, self.handoffs.worker_id, delivered=error is None, next_attempt_at=next_at, error=error
         )
+
+
+async def _each(coroutines: Iterable[Awaitable[None]]) -> None:
+    """Run side by side; one failing (it logs its own story) must not cancel the others."""
+    for result in await asyncio.gather(*coroutines, return_exceptions=True):
+        if isinstance(result, Exception):
+            logger.error("worker task failed: %s", type(result).__name__, exc_info=result)

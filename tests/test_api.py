@@ -107,3 +107,10 @@ def test_health_and_readiness(service):
     assert service.api.get("/healthz").json() == {"status": "ok"}
     ready = service.api.get("/readyz")
     assert ready.status_code == 200 and ready.json()["database"] == "ok"
+
+
+def test_the_apps_own_query_is_kept_byte_for_byte(service, browser):
+    from .support import link
+
+    _, outcome = link(service, browser, "google", success_redirect_url=f"{APP_ORIGIN}/success?flag&q=a%20b")
+    assert outcome.url.startswith(f"{APP_ORIGIN}/success?flag&q=a%20b&account_id=")

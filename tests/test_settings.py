@@ -115,3 +115,25 @@ def test_demo_refuses_a_non_loopback_address(capsys):
         main(["demo", "--host", "192.0.2.10"])
     assert exit_info.value.code == 2
     assert "loopback" in capsys.readouterr().err
+
+
+def test_a_national_cloud_gets_its_own_graph_scopes():
+    settings = load_settings(
+        BASE | {"MICROSOFT_CLIENT_ID": "m", "MICROSOFT_CLIENT_SECRET": "s",
+                "MICROSOFT_GRAPH_URL": "https://graph.microsoft.us",
+                "MICROSOFT_GRAPH_RESOURCE": "https://graph.microsoft.us"},
+        env_file=None,
+    )
+    ms = settings.providers["microsoft"]
+    assert "https://graph.microsoft.us/Calendars.ReadWrite" in ms.feature_scopes["calendar"]
+    assert "https://graph.microsoft.us/User.Read" in ms.base_scopes
+    assert not any("graph.microsoft.com" in s for s in ms.base_scopes)
+
+
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [({"LINK_SESSION_TTL_SECONDS": "5"}, "LINK_SESSION_TTL_SECONDS"),
+     ({"WEBHOOK_URL": "ftp://x", "WEBHOOK_SECRET": "s"}, "http(s)")],
+)
+def test_lifetimes_and_webhook_urls_are_validated(changes, needle):
+    assert any(needle in p for p in problems(**changes))

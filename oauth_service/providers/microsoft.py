@@ -16,7 +16,6 @@ logger = logging.getLogger(__name__)
 _TENANT_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # AADSTS codes meaning "an administrator must approve this app first".
 _ADMIN_CODES = ("AADSTS65001", "AADSTS90094", "AADSTS90095", "AADSTS900941", "AADSTS90099")
-GRAPH_RESOURCE = "https://graph.microsoft.com/"
 
 
 class Microsoft(Provider):
@@ -54,7 +53,7 @@ class Microsoft(Provider):
     def normalise_scope(self, scope: str) -> str:
         # Microsoft echoes Graph scopes with or without the resource prefix, in any case.
         scope = scope.strip().lower()
-        return scope.removeprefix(GRAPH_RESOURCE)
+        return scope.removeprefix(self.settings.graph_resource.lower() + "/")
 
     def authorization_error(self, error: str, description: str) -> LinkError:
         text = description or ""
