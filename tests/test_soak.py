@@ -23,6 +23,7 @@ from .test_crash_recovery import make_cluster  # noqa: F401 (fixture)
 FLOWS = 300
 BROWSERS = 8
 FAILURE_RATE = 0.3
+PATIENCE = 600  # reloads 0.1 s apart: a minute for the killed service to come back, on a busy machine
 
 
 class Person:
@@ -39,7 +40,7 @@ class Person:
             self.stats[key] = self.stats.get(key, 0) + 1
 
     def get(self, browser: Browser, url: str) -> httpx2.Response:
-        for _ in range(200):
+        for _ in range(PATIENCE):
             try:
                 response = browser.get(url)
                 if response.status_code != 502:  # the balancer: the instance is down
@@ -52,7 +53,7 @@ class Person:
 
     def run(self) -> str:
         session = None
-        for _ in range(200):
+        for _ in range(PATIENCE):
             try:
                 session = self.cluster.create_session(name=self.email)
                 break
