@@ -13,6 +13,7 @@ from pathlib import Path
 from . import report
 from .config import PRESETS, BenchConfig, Latency
 from .phases import FlowsRun, StartRouteRun, flows_run, rss_run, start_route_run
+from .profile import summarise
 from .targets import Bench
 
 
@@ -41,6 +42,7 @@ def parse_config(argv: list[str] | None) -> tuple[BenchConfig, str, argparse.Nam
     parser.add_argument("--start-seconds", type=float, help="duration of each start-route run")
     parser.add_argument("--rss-flows", type=int, help="flows between the two RSS readings (10000)")
     parser.add_argument("--skip", default="", help="comma list of phases to skip: flows,start,rss")
+    parser.add_argument("--profile", action="store_true", help="py-spy the 1-worker service at the largest K")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (logs, databases)")
     args = parser.parse_args(argv)
@@ -59,6 +61,8 @@ def parse_config(argv: list[str] | None) -> tuple[BenchConfig, str, argparse.Nam
         changes["providers"] = tuple(args.providers.split(","))
     if args.start_seconds:
         changes["start_route_seconds"] = args.start_seconds
+    if args.profile:
+        changes["profile"] = True
     if args.rss_flows:
         changes["rss_flows"] = args.rss_flows
     changes["latency"] = Latency(
@@ -67,6 +71,11 @@ def parse_config(argv: list[str] | None) -> tuple[BenchConfig, str, argparse.Nam
         unipile=latency.unipile if args.unipile_latency is None else args.unipile_latency,
     )
     return dataclasses.replace(config, **changes), args.preset, args
+
+
+def profiled(config: BenchConfig, key: str, k: int) -> bool:
+    """Profile one run only: the 1-worker service at the largest K."""
+    return config.profile and key == "service" and k == max(config.concurrency)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         if "flows" not in skip:
             for k in config.concurrency:
                 for key in config.targets:
-                    run = flows_run(bench, key, k, config.flows_for(k))
+                    profile = work_dir / "profile.txt" if profiled(config, key, k) else None
+                    run = flows_run(bench, key, k, config.flows_for(k), profile)
                     flows.append(run)
                     print(
                         f"  K={k:<5} {run.target:<12} {run.flows_per_s:7.1f} flows/s, "
@@ -111,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         print(report.start_table(starts) + "\n")
     if rss:
         print("## Memory\n\n" + report.rss_line(rss) + "\n")
+    if (work_dir / "profile.txt").exists():
+        k = max(config.concurrency)
+        print(f"## Where the service's CPU went (1 worker, K={k}, py-spy)\n")
+        print(summarise(work_dir / "profile.txt") + "\n")
     if args.json:
         payload = {
             "preset": preset,

@@ -38,8 +38,8 @@ class BenchConfig:
     """Everything a run depends on; the presets are `full`, `quick` and `tiny`."""
 
     concurrency: tuple[int, ...] = (50, 200, 1000)
-    flows_per_run: int = 2000
-    min_rounds: int = 2  # at least this many flows per simulated browser in a run
+    flows_per_run: int = 1000
+    min_rounds: int = 1  # at least this many flows per simulated browser (1: K=1000 is one burst)
     workers: int = 2
     providers: tuple[str, ...] = ("google", "microsoft")
     targets: tuple[str, ...] = ("baseline", "service", "service-workers")

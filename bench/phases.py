@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx2
@@ -12,6 +14,7 @@ import httpx2
 from .config import API_KEY, FAILURE_URL, SUCCESS_URL
 from .load import LoadResult, run_load
 from .procs import RssSampler
+from .profile import Profiler
 from .rawload import RawResult, get_request, hammer
 from .stats import percentile
 from .targets import Bench
@@ -83,15 +86,19 @@ def _summarise(
 WARMUP_FLOWS = 4
 
 
-def flows_run(bench: Bench, key: str, k: int, flows: int) -> FlowsRun:
-    """Start `key` fresh, warm it with a few flows, then measure `flows` flows with K browsers."""
+def flows_run(bench: Bench, key: str, k: int, flows: int, profile_to: Path | None = None) -> FlowsRun:
+    """Start `key` fresh, warm it with a few flows, then measure `flows` flows with K browsers.
+
+    With `profile_to`, py-spy samples the server's (first) process during the measured flows.
+    """
     config, spec = bench.config, bench.targets[key]
     assert bench.sandbox is not None
     bench.reset_sandbox()
     with bench.server(key) as server:
         asyncio.run(run_load(spec.kind, server.url, 2, WARMUP_FLOWS, config))
         cpu0, own0, sb0 = server.cpu_seconds(), time.process_time(), bench.sandbox.cpu_seconds()
-        with RssSampler(server.proc.pid) as rss:
+        profiling = Profiler(server.proc.pid, profile_to) if profile_to else contextlib.nullcontext()
+        with RssSampler(server.proc.pid) as rss, profiling:
             load = asyncio.run(run_load(spec.kind, server.url, k, flows, config))
         cpu1, own1, sb1 = server.cpu_seconds(), time.process_time(), bench.sandbox.cpu_seconds()
         stats = bench.sandbox_stats()
