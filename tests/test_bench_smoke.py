@@ -26,3 +26,43 @@ def test_bench_tiny_mode_completes_flows_on_every_target(tmp_path: Path) -> None
     assert {run["target"] for run in figures["start_route"]} == {"ceiling", "service", "baseline"}
     assert all(run["redirects_per_s"] > 0 for run in figures["start_route"])
     assert "## Complete flows" in done.stdout
+
+
+def test_simulated_browser_follows_the_finishing_page_to_the_app() -> None:
+    """The durable hand-off may answer a page that refreshes itself; the browser must go on."""
+    import asyncio
+
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse, RedirectResponse
+    from starlette.routing import Route
+
+    from bench.browser import Browser, FlowTiming
+    from bench.config import SUCCESS_URL
+    from oauth_service.sandbox.loopback import LoopbackServer
+
+    polls = {"n": 0}
+
+    async def callback(request):
+        return RedirectResponse("/finishing?flow=1", status_code=302)
+
+    async def finishing(request):
+        polls["n"] += 1
+        if polls["n"] < 3:
+            return HTMLResponse('<meta http-equiv="refresh" content="0;url=/finishing?flow=1&amp;again=1">')
+        return RedirectResponse(f"{SUCCESS_URL}?account_id=acc", status_code=302)
+
+    def app(url: str) -> Starlette:
+        return Starlette(routes=[Route("/callback", callback), Route("/finishing", finishing)])
+
+    with LoopbackServer(app) as server:
+
+        async def go() -> tuple[str, FlowTiming]:
+            browser, timing = Browser(server.url, 10, 1), FlowTiming()
+            try:
+                return await browser.navigate(f"{server.url}/callback", "google", timing), timing
+            finally:
+                await browser.aclose()
+
+        landed, timing = asyncio.run(go())
+    assert landed == f"{SUCCESS_URL}?account_id=acc"
+    assert polls["n"] == 3 and timing.requests == 4
