@@ -29,6 +29,7 @@ _INPUT = re.compile(r"<input[^>]*>", re.IGNORECASE)
 _ATTR = re.compile(r'(\w[\w-]*)="([^"]*)"')
 _LINK = re.compile(r"<a [^>]*>", re.IGNORECASE)
 MAX_STEPS = 30
+_CLOSED_UNDER_US = (httpx2.ReadError, httpx2.WriteError, httpx2.RemoteProtocolError)
 
 # One TLS context for every simulated browser: building one per client costs the harness, not the target.
 _SHARED_TLS = ssl.create_default_context()
@@ -50,6 +51,7 @@ class FlowTiming:
     other: float = 0.0  # requests answered by the stand-ins (consent page, its form)
     refresh_wait: float = 0.0
     requests: int = 0
+    retries: int = 0
     steps: list[str] = field(default_factory=list)
 
 
@@ -105,12 +107,20 @@ class Browser:
 
     async def _send(self, timing: FlowTiming, method: str, url: str, **kwargs: object) -> httpx2.Response:
         started = time.perf_counter()
-        try:
-            response = await self.http.request(method, url, **kwargs)  # type: ignore[arg-type]
-        except httpx2.TimeoutException:
-            raise FlowError(f"timeout {_step(url)}") from None
-        except httpx2.TransportError as exc:
-            raise FlowError(f"{type(exc).__name__} {_step(url)}") from None
+        for attempt in range(2):
+            try:
+                response = await self.http.request(method, url, **kwargs)  # type: ignore[arg-type]
+                break
+            except httpx2.TimeoutException:
+                raise FlowError(f"timeout {_step(url)}") from None
+            except _CLOSED_UNDER_US as exc:
+                # A keep-alive connection the server closed as we reused it: browsers silently
+                # retry an idempotent request once, so does this one.
+                if attempt or method != "GET":
+                    raise FlowError(f"{type(exc).__name__} {_step(url)}") from None
+                timing.retries += 1
+            except httpx2.TransportError as exc:
+                raise FlowError(f"{type(exc).__name__} {_step(url)}") from None
         elapsed = time.perf_counter() - started
         timing.requests += 1
         if _origin(url) == self.target_origin:

@@ -25,6 +25,7 @@ class FlowResult:
     target: float
     injected: float
     refresh_wait: float
+    retries: int = 0
 
     @property
     def added(self) -> float:
@@ -113,7 +114,9 @@ async def run_load(kind: str, url: str, k: int, flows: int, config: BenchConfig)
             error = "flow timeout"
         e2e = time.perf_counter() - started
         injected = config.latency.per_flow(provider)
-        return FlowResult(provider, error is None, error, e2e, timing.target, injected, timing.refresh_wait)
+        return FlowResult(
+            provider, error is None, error, e2e, timing.target, injected, timing.refresh_wait, timing.retries
+        )
 
     async def worker(browser: Browser) -> None:
         while (n := next(numbers)) < flows:

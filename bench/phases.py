@@ -41,6 +41,7 @@ class FlowsRun:
     sandbox_cpu: float
     fetch_counts: dict[str, dict[str, int]]
     flows_since_start: int
+    retries: int = 0
 
     @property
     def flows_per_s(self) -> float:
@@ -80,6 +81,7 @@ def _summarise(
         sandbox_cpu=sandbox_cpu,
         fetch_counts=stats["fetch_counts"],
         flows_since_start=flows_since_start,
+        retries=sum(flow.retries for flow in load.flows),
     )
 
 

@@ -5,6 +5,7 @@ Reading /proc directly keeps the harness free of dependencies beyond the service
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 import httpx2
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
+_SERVER_NUMBERS = itertools.count(1)
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -126,7 +128,7 @@ class Server:
         ]
         if workers > 1:
             args += ["--workers", str(workers)]
-        self.log_path = log_dir / f"{name}-{port}.log"
+        self.log_path = log_dir / f"{next(_SERVER_NUMBERS):02d}-{name.replace(' ', '')}.log"
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             args, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT

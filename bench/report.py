@@ -87,6 +87,7 @@ def context_table(runs: list[FlowsRun]) -> str:
                 _f(1000 * run.loadgen_cpu / max(run.flows, 1), 2),
                 _f(1000 * run.sandbox_cpu / max(run.flows, 1), 2),
                 _f(run.refresh_wait_ms_p50, 0),
+                str(run.retries),
             ]
         )
     return _table(
@@ -99,6 +100,7 @@ def context_table(runs: list[FlowsRun]) -> str:
             "load-gen CPU s / 1k",
             "stand-ins CPU s / 1k",
             "finishing-page wait p50 ms",
+            "GETs retried",
         ],
         rows,
     )
