@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from . import report
 from .config import PRESETS, BenchConfig, Latency
-from .phases import FlowsRun, StartRouteRun, flows_run, rss_run, start_route_run
+from .phases import FlowsRun, StartRouteRun, flows_runs, rss_run, start_route_run
 from .profile import summarise
 from .targets import Bench
 
@@ -73,12 +74,14 @@ def parse_config(argv: list[str] | None) -> tuple[BenchConfig, str, argparse.Nam
     return dataclasses.replace(config, **changes), args.preset, args
 
 
-def profiled(config: BenchConfig, key: str, k: int) -> bool:
-    """Profile one run only: the 1-worker service at the largest K."""
-    return config.profile and key == "service" and k == max(config.concurrency)
+def _exit_on_term(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Stop the servers on SIGTERM and SIGINT too (a background shell ignores SIGINT otherwise).
+    signal.signal(signal.SIGTERM, _exit_on_term)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     config, preset, args = parse_config(argv)
     skip = set(args.skip.split(",")) - {""}
     work_dir = Path(tempfile.mkdtemp(prefix="oauth-bench-"))
@@ -92,10 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         bench.start_sandbox()
         if "flows" not in skip:
             for k in config.concurrency:
-                for key in config.targets:
-                    profile = work_dir / "profile.txt" if profiled(config, key, k) else None
-                    run = flows_run(bench, key, k, config.flows_for(k), profile)
-                    flows.append(run)
+                profile_key = "service" if config.profile and k == max(config.concurrency) else None
+                runs = flows_runs(bench, list(config.targets), k, config.flows_for(k), profile_key)
+                flows += runs
+                for run in runs:
                     print(
                         f"  K={k:<5} {run.target:<12} {run.flows_per_s:7.1f} flows/s, "
                         f"{sum(run.errors.values())} errors",
@@ -121,10 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         print(report.start_table(starts) + "\n")
     if rss:
         print("## Memory\n\n" + report.rss_line(rss) + "\n")
-    if (work_dir / "profile.txt").exists():
+    if profiles := sorted(work_dir.glob("profile-*.txt")):
         k = max(config.concurrency)
         print(f"## Where the service's CPU went (1 worker, K={k}, py-spy)\n")
-        print(summarise(work_dir / "profile.txt") + "\n")
+        print(summarise(profiles) + "\n")
     if args.json:
         payload = {
             "preset": preset,

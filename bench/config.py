@@ -41,6 +41,7 @@ class BenchConfig:
     flows_per_run: int = 1000
     min_rounds: int = 1  # at least this many flows per simulated browser (1: K=1000 is one burst)
     workers: int = 2
+    segments: int = 4  # targets take turns in up to this many segments per K (see phases.flows_runs)
     providers: tuple[str, ...] = ("google", "microsoft")
     targets: tuple[str, ...] = ("baseline", "service", "service-workers")
     latency: Latency = field(default_factory=Latency)

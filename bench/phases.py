@@ -6,12 +6,11 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx2
 
-from .config import API_KEY, FAILURE_URL, SUCCESS_URL
+from .config import API_KEY, FAILURE_URL, SUCCESS_URL, BenchConfig
 from .load import LoadResult, run_load
 from .procs import RssSampler
 from .profile import Profiler
@@ -60,7 +59,7 @@ def _summarise(
     peak: int,
     loadgen_cpu: float,
     sandbox_cpu: float,
-    stats: dict,
+    fetch_counts: dict,
     flows_since_start: int,
 ) -> FlowsRun:
     ok = [flow for flow in load.flows if flow.ok]
@@ -79,7 +78,7 @@ def _summarise(
         peak_rss_mb=peak / MB,
         loadgen_cpu=loadgen_cpu,
         sandbox_cpu=sandbox_cpu,
-        fetch_counts=stats["fetch_counts"],
+        fetch_counts=fetch_counts,
         flows_since_start=flows_since_start,
         retries=sum(flow.retries for flow in load.flows),
     )
@@ -88,33 +87,93 @@ def _summarise(
 WARMUP_FLOWS = 4
 
 
-def flows_run(bench: Bench, key: str, k: int, flows: int, profile_to: Path | None = None) -> FlowsRun:
-    """Start `key` fresh, warm it with a few flows, then measure `flows` flows with K browsers.
+def _fetches(bench: Bench) -> dict[str, dict[str, int]]:
+    return bench.sandbox_stats()["fetch_counts"]
 
-    With `profile_to`, py-spy samples the server's (first) process during the measured flows.
+
+def _add_fetches(total: dict[str, dict[str, int]], before: dict, after: dict) -> None:
+    for provider, counts in after.items():
+        for what, n in counts.items():
+            mine = total.setdefault(provider, {}).setdefault(what, 0)
+            total[provider][what] = mine + n - before[provider][what]
+
+
+@dataclass
+class _Tally:
+    """What one target accumulated over the segments of one K."""
+
+    load: LoadResult = field(default_factory=LoadResult)
+    server_cpu: float = 0.0
+    peak: int = 0
+    loadgen_cpu: float = 0.0
+    sandbox_cpu: float = 0.0
+    fetches: dict[str, dict[str, int]] = field(default_factory=dict)
+    flows_since_start: int = 0
+
+
+def segments_for(config: BenchConfig, k: int, flows: int) -> int:
+    """How many alternating segments a K's flows are cut into (each at least 2K flows long)."""
+    return max(1, min(config.segments, flows // (2 * k)))
+
+
+def flows_runs(bench: Bench, keys: list[str], k: int, flows: int, profile_key: str | None) -> list[FlowsRun]:
+    """Measure every target at one K, each fresh and warmed, in alternating segments.
+
+    The machine is shared, so background load drifts; cutting each target's flows into segments
+    that take turns (baseline, service, service x N, baseline, ...) exposes them to the same drift.
+    Fetch counts and CPU are read around each segment, so they belong to the target being driven
+    (the others sit idle meanwhile). With `profile_key`, py-spy samples that target's segments.
     """
-    config, spec = bench.config, bench.targets[key]
+    config = bench.config
     assert bench.sandbox is not None
+    sandbox = bench.sandbox
     bench.reset_sandbox()
-    with bench.server(key) as server:
-        asyncio.run(run_load(spec.kind, server.url, 2, WARMUP_FLOWS, config))
-        cpu0, own0, sb0 = server.cpu_seconds(), time.process_time(), bench.sandbox.cpu_seconds()
-        profiling = Profiler(server.proc.pid, profile_to) if profile_to else contextlib.nullcontext()
-        with RssSampler(server.proc.pid) as rss, profiling:
-            load = asyncio.run(run_load(spec.kind, server.url, k, flows, config))
-        cpu1, own1, sb1 = server.cpu_seconds(), time.process_time(), bench.sandbox.cpu_seconds()
-        stats = bench.sandbox_stats()
-    return _summarise(
-        spec.name,
-        k,
-        load,
-        cpu1 - cpu0,
-        rss.peak,
-        own1 - own0,
-        sb1 - sb0,
-        stats,
-        WARMUP_FLOWS + len(load.flows),
-    )
+    segments = segments_for(config, k, flows)
+    per_segment = -(-flows // segments)
+    tallies = {key: _Tally() for key in keys}
+    servers = {key: bench.server(key) for key in keys}
+    try:
+        for key, server in servers.items():
+            before = _fetches(bench)
+            server.wait_ready()
+            asyncio.run(run_load(bench.targets[key].kind, server.url, 2, WARMUP_FLOWS, config))
+            _add_fetches(tallies[key].fetches, before, _fetches(bench))
+            tallies[key].flows_since_start = WARMUP_FLOWS
+        for segment in range(segments):
+            for key, server in servers.items():
+                tally, kind = tallies[key], bench.targets[key].kind
+                count = min(per_segment, flows - segment * per_segment)
+                profile_to = bench.work_dir / f"profile-{segment}.txt" if key == profile_key else None
+                profiling = Profiler(server.proc.pid, profile_to) if profile_to else contextlib.nullcontext()
+                before = _fetches(bench)
+                cpu0, own0, sb0 = server.cpu_seconds(), time.process_time(), sandbox.cpu_seconds()
+                with RssSampler(server.proc.pid) as rss, profiling:
+                    load = asyncio.run(run_load(kind, server.url, k, count, config))
+                tally.server_cpu += server.cpu_seconds() - cpu0
+                tally.loadgen_cpu += time.process_time() - own0
+                tally.sandbox_cpu += sandbox.cpu_seconds() - sb0
+                tally.peak = max(tally.peak, rss.peak)
+                tally.load.flows += load.flows
+                tally.load.wall += load.wall
+                tally.flows_since_start += len(load.flows)
+                _add_fetches(tally.fetches, before, _fetches(bench))
+    finally:
+        for server in servers.values():
+            server.stop()
+    return [
+        _summarise(
+            bench.targets[key].name,
+            k,
+            t.load,
+            t.server_cpu,
+            t.peak,
+            t.loadgen_cpu,
+            t.sandbox_cpu,
+            t.fetches,
+            t.flows_since_start,
+        )
+        for key, t in tallies.items()
+    ]
 
 
 @dataclass

@@ -5,8 +5,10 @@ Reading /proc directly keeps the harness free of dependencies beyond the service
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +22,14 @@ import httpx2
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 _SERVER_NUMBERS = itertools.count(1)
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the harness dies, so no server outlives it (Linux prctl)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def free_port() -> int:
@@ -131,7 +141,11 @@ class Server:
         self.log_path = log_dir / f"{next(_SERVER_NUMBERS):02d}-{name.replace(' ', '')}.log"
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            args, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT
+            args,
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
         )
 
     def wait_ready(self, timeout: float = 60.0) -> Server:

@@ -68,12 +68,12 @@ def _package(path: str) -> str:
     )
 
 
-def summarise(raw: Path, top: int = 15) -> str:
+def summarise(raws: list[Path], top: int = 15) -> str:
     """Inclusive share per package and self share per function, as Markdown lists."""
     inclusive: Counter[str] = Counter()
     leaf: Counter[str] = Counter()
     total = 0
-    for line in raw.read_text().splitlines():
+    for line in (line for raw in raws if raw.exists() for line in raw.read_text().splitlines()):
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
