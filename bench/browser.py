@@ -1,8 +1,10 @@
 """A simulated browser: its own cookie jar, following redirects, consent forms and meta refreshes.
 
 It goes wherever the servers send it and stops at the app's URL, so it drives the service, the
-durable hand-off's "finishing" page (`<meta http-equiv="refresh" content="N;url=...">`) and the
-baseline alike. It times every request, and sorts the time into the target's and the rest.
+durable hand-off's "finishing" page (`<meta http-equiv="refresh" content="N">` reloads it,
+`content="N;url=..."` goes on) and the baseline alike. It runs no JavaScript: the finishing
+page's faster poll script is not used, the meta refresh is. It times every request, and sorts
+the time into the target's and the rest.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .config import APP_ORIGIN
 
 _REDIRECTS = (301, 302, 303, 307, 308)
 _META_REFRESH = re.compile(
-    r"""<meta[^>]+http-equiv=["']?refresh["']?[^>]*content=["']\s*(\d+(?:\.\d+)?)\s*;\s*url=([^"']+)["']""",
+    r"""<meta[^>]+http-equiv=["']?refresh["']?[^>]*content=["']\s*(\d+(?:\.\d+)?)\s*(?:;\s*url=([^"']+))?["']""",
     re.IGNORECASE,
 )
 _FORM = re.compile(r"<form[^>]*action=\"([^\"]*)\"", re.IGNORECASE)
@@ -147,7 +149,7 @@ class Browser:
             page = response.text
             if refresh := _META_REFRESH.search(page):
                 wait = min(float(refresh.group(1)), self.max_refresh_wait)
-                target = urljoin(here, html.unescape(refresh.group(2)))
+                target = urljoin(here, html.unescape(refresh.group(2) or here))  # no url: reload
                 if target.startswith(APP_ORIGIN):
                     return target
                 await asyncio.sleep(wait)
