@@ -21,7 +21,7 @@ from .providers import PROVIDER_NAMES, Provider
 from .redirects import failure_redirect, success_redirect
 from .services import Services
 from .state import FlowState, StateError, binding_hash, same_browser
-from .store import AUTHORIZING, FAILED, LINKED, LINKING, OPEN_STATUSES, PENDING, Flow, LinkSession
+from .store import AUTHORIZING, FAILED, LINKED, LINKING, PENDING, Flow, LinkSession
 from .webhooks import new_event
 
 logger = logging.getLogger(__name__)
@@ -127,8 +127,7 @@ async def start(request: Request) -> Response:
     except LinkError as error:
         error.status = 503
         return svc.pages.error(request, error, retry_url=f"/link/{token}")
-    await svc.store.create_flow(flow)
-    await svc.store.transition(session.id, OPEN_STATUSES, AUTHORIZING, provider=name)
+    await svc.store.begin_flow(flow)
     return RedirectResponse(url, status_code=302)
 
 
@@ -211,7 +210,7 @@ async def _complete(
         handoff = await svc.handoffs.begin(session, flow, provider, token, identity)
     finally:
         token.clear()
-    await svc.handoffs.try_now(handoff.id)
+    await svc.handoffs.try_now(handoff, session)
     settled = await svc.store.get_link_session(session.id)
     assert settled is not None
     return outcome_redirect(svc, settled) or RedirectResponse(

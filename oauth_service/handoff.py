@@ -94,20 +94,23 @@ class Handoffs:
             deadline_at=now + self.settings.handoff_deadline,
             created_at=now,
             updated_at=now,
+            # Born leased to this worker: the inline first attempt needs no separate claim.
+            claimed_by=self.worker_id,
+            claimed_until=now + self.lease,
         )
         if not await self.store.begin_handoff(handoff):
             raise LinkError("session_expired")  # another tab of this session got there first
         return handoff
 
-    async def try_now(self, handoff_id: str) -> None:
+    async def try_now(self, handoff: Handoff, session: LinkSession) -> None:
         """The first attempt, made while the browser waits; later ones belong to the worker."""
-        claimed = await self.store.claim_handoff(handoff_id, self.worker_id, self.lease)
-        if claimed is not None:
-            await self.run(claimed)
+        session.status = LINKING  # as begin() left it
+        await self.run(handoff, session)
 
-    async def run(self, handoff: Handoff) -> None:
+    async def run(self, handoff: Handoff, session: LinkSession | None = None) -> None:
         """One attempt at a hand-off this worker holds the lease on."""
-        session = await self.store.get_link_session(handoff.link_session_id)
+        if session is None:
+            session = await self.store.get_link_session(handoff.link_session_id)
         if session is None or handoff.sealed is None:
             return
         if session.status != LINKING:

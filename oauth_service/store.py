@@ -373,9 +373,13 @@ class Store:
 
     # Flows
 
-    async def create_flow(self, flow: Flow) -> None:
+    async def begin_flow(self, flow: Flow) -> None:
+        """Record a new flow and move its (open) session to `authorizing`, in one transaction."""
         async with self.engine.begin() as conn:
             await conn.execute(flows.insert().values(**_row(flow)))
+            await self._transition(
+                conn, flow.link_session_id, OPEN_STATUSES, AUTHORIZING, provider=flow.provider
+            )
 
     async def get_flow(self, flow_id: str) -> Flow | None:
         async with self.engine.connect() as conn:
@@ -427,20 +431,6 @@ class Store:
                     .where(handoffs.c.link_session_id == session_id)
                     .order_by(handoffs.c.created_at.desc())
                     .limit(1)
-                )
-            ).first()
-        return Handoff(**row._mapping) if row else None
-
-    async def claim_handoff(self, handoff_id: str, worker: str, lease: float) -> Handoff | None:
-        """Take the lease on one queued hand-off (for the inline first attempt)."""
-        now = time.time()
-        async with self.engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    handoffs.update()
-                    .where(handoffs.c.id == handoff_id, *self._claimable(handoffs, now))
-                    .values(claimed_by=worker, claimed_until=now + lease)
-                    .returning(*handoffs.c)
                 )
             ).first()
         return Handoff(**row._mapping) if row else None

@@ -63,7 +63,7 @@ def test_purge_deletes_spent_rows_and_keeps_pending_hand_offs(database_url):
         await store.create_link_session(session(2, old))          # long expired, hand-off pending
         await store.create_link_session(session(3, time.time() + 600))  # live
         assert await store.begin_handoff(handoff(2, "ls_2"))
-        await store.create_flow(Flow(id="old-flow", link_session_id="ls_3", provider="google",
+        await store.begin_flow(Flow(id="old-flow", link_session_id="ls_3", provider="google",
                                      code_verifier="v", nonce="n", browser_hash="b",
                                      created_at=old, expires_at=old))
         counts = await store.purge(time.time(), session_retention=7 * 24 * 3600, flow_retention=3600)
