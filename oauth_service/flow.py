@@ -89,6 +89,7 @@ async def start(request: Request) -> Response:
         expires_at=now + svc.settings.state_ttl,
     )
     await svc.store.create_flow(flow)
+    svc.metrics.flows_started.labels(name).inc()
     await svc.store.transition(session.id, OPEN_STATUSES, AUTHORIZING, provider=name)
     url = await provider.authorization_url(
         state=svc.states.encode(flow.id, name),
@@ -185,6 +186,7 @@ async def _complete(
         error_description=None,
     ):
         raise LinkError("session_expired")  # another tab of this session got here first
+    handoff = svc.metrics.handoff_started()
     try:
         account_id = await svc.unipile.link(provider.unipile_body(token, identity), session.reconnect_account)
     except UnipileRejected as exc:
@@ -196,8 +198,10 @@ async def _complete(
         raise LinkError("unipile_unavailable") from None
     finally:
         token.clear()  # nothing of the tokens outlives the hand-off
+        svc.metrics.handoff_finished(handoff)
 
     await svc.store.transition(session.id, (LINKING,), LINKED, account_id=account_id)
+    svc.metrics.flows_completed.labels(provider.name).inc()
     logger.info("linked session=%s provider=%s", session.id, provider.name)
     return RedirectResponse(
         success_redirect(
@@ -220,6 +224,7 @@ async def _fail(svc: Services, session: LinkSession, error: LinkError) -> Respon
         error=error.code,
         error_description=error.description,
     )
+    svc.metrics.flows_failed.labels(session.provider or "none", error.code).inc()
     logger.info("link failed session=%s error=%s", session.id, error.code)
     retry_url = None
     if ERRORS[error.code].retryable and time.time() < session.expires_at:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .metrics import Metrics
 from .pages import Pages
 from .providers import Provider, build_providers
 from .settings import Settings
@@ -22,6 +23,7 @@ class Services:
     link_tokens: Signer
     binding: BrowserBinding
     pages: Pages
+    metrics: Metrics
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -34,6 +36,7 @@ class Services:
             link_tokens=Signer(settings.secret_keys, "link-session-url"),
             binding=BrowserBinding(settings.secure_cookies),
             pages=Pages(settings),
+            metrics=Metrics(),
         )
 
     async def start(self) -> None:

@@ -80,6 +80,9 @@ class Settings:
     link_session_ttl: int = 3600
     link_session_max_ttl: int = 7 * 24 * 3600
     upstream_timeout: float = 15.0
+    log_format: str = "json"
+    metrics_token: str = ""
+    templates_dir: str = ""
 
     @property
     def secure_cookies(self) -> bool:
@@ -265,6 +268,16 @@ def load_settings(
     if log_level not in ("debug", "info", "warning", "error"):
         problems.append(f"LOG_LEVEL={log_level!r} must be debug, info, warning or error.")
 
+    log_format = get("LOG_FORMAT", "json").lower()
+    if log_format not in ("json", "text"):
+        problems.append(f"LOG_FORMAT={log_format!r} must be json or text.")
+    metrics_token = get("METRICS_TOKEN")
+    if metrics_token and len(metrics_token) < 16:
+        problems.append("METRICS_TOKEN must be at least 16 characters long (it guards /metrics).")
+    templates_dir = get("TEMPLATES_DIR")
+    if templates_dir and not Path(templates_dir).is_dir():
+        problems.append(f"TEMPLATES_DIR={templates_dir!r} is not a directory.")
+
     settings = Settings(
         public_url=public_url,
         secret_keys=secret_keys,
@@ -284,6 +297,9 @@ def load_settings(
         state_ttl=int(number("STATE_TTL_SECONDS", 600)),
         link_session_ttl=int(number("LINK_SESSION_TTL_SECONDS", 3600)),
         upstream_timeout=float(number("UPSTREAM_TIMEOUT_SECONDS", 15.0, float)),
+        log_format=log_format,
+        metrics_token=metrics_token,
+        templates_dir=templates_dir,
     )
     if problems:
         raise ConfigError(problems)
