@@ -1,0 +1,43 @@
+"""What a person does in the browser, as steps the tests compose: open, choose, consent."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from ..support import APP_ORIGIN, RunningService
+
+SANDBOX_PAGE = re.compile(r"^http://127\.0\.0\.1:\d+/")
+APP_SUCCESS = re.compile(re.escape(f"{APP_ORIGIN}/success") + r"\?.*")
+APP_FAILURE = re.compile(re.escape(f"{APP_ORIGIN}/failure") + r"\?.*")
+
+
+def open_link(page: Page, service: RunningService, **fields: Any) -> dict[str, Any]:
+    """The app's backend creates a link session; the person opens its URL."""
+    created = service.create_session(**fields)
+    page.goto(created["url"])
+    expect(page.locator("h1")).to_be_visible()
+    return created
+
+
+def choose(page: Page, provider: str) -> None:
+    """Click a provider button and wait for the provider's consent page."""
+    page.locator(f'[data-provider="{provider}"]').click()
+    page.wait_for_url(SANDBOX_PAGE)
+
+
+def consent(
+    page: Page, *, allow: bool = True, untick: tuple[str, ...] = (), email: str | None = None
+) -> None:
+    """Answer the sandbox consent page as a person would: type, untick, press a button."""
+    expect(page.get_by_role("button", name="Allow access")).to_be_visible()
+    if email:
+        page.get_by_label("Account (email address)").fill(email)
+    for word in untick:
+        boxes = page.locator(f'input[name="scope"][value*="{word}" i]')
+        assert boxes.count(), f"no {word!r} permission on the consent page"
+        for i in range(boxes.count()):
+            boxes.nth(i).uncheck()
+    page.get_by_role("button", name="Allow access" if allow else "Deny access").click()

@@ -1,0 +1,187 @@
+"""Linking accounts in a real browser: every click a person makes, and the ways it goes wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from oauth_service.pages import PACKAGE_TEMPLATES
+
+from ..support import APP_ORIGIN
+from .flows import APP_FAILURE, APP_SUCCESS, SANDBOX_PAGE, choose, consent, open_link
+
+
+def unipile_accounts(sandbox) -> int:
+    return len(sandbox.unipile.accounts)
+
+
+@pytest.mark.parametrize(
+    ("provider", "email"), [("google", "ada@example.com"), ("microsoft", "grace@contoso.example")]
+)
+def test_a_person_links_an_account_by_clicking(service, sandbox, page, app_stand_in, shot, provider, email):
+    created = open_link(page, service)
+    shot(page, "link-page")
+    choose(page, provider)
+    shot(page, "consent")
+    consent(page, email=email)
+    page.wait_for_url(APP_SUCCESS)
+    shot(page, "app-success")
+
+    params = app_stand_in.params()
+    assert params["provider"] == provider
+    assert params["state"] == "app-state-xyz"
+    assert params["link_session"] == created["id"]
+    assert params["account_id"] in sandbox.unipile.accounts
+    session = service.session(created["id"])
+    assert (session["status"], session["email"]) == ("linked", email)
+
+
+def test_deny_sends_the_person_back_to_the_app_with_access_denied(service, page, app_stand_in, shot):
+    created = open_link(page, service)
+    choose(page, "google")
+    shot(page, "consent")
+    consent(page, allow=False)
+    page.wait_for_url(APP_FAILURE)
+    shot(page, "app-failure")
+
+    params = app_stand_in.params()
+    assert params["error"] == "access_denied"
+    assert "Allow" in params["error_description"]
+    assert service.session(created["id"])["status"] == "failed"
+
+
+@pytest.mark.parametrize("provider", ["google", "microsoft"])
+def test_an_unticked_calendar_fails_then_the_retry_link_succeeds(
+    service, sandbox, page, app_stand_in, shot, provider
+):
+    created = open_link(page, service)
+    choose(page, provider)
+    consent(page, untick=("calendar",))
+    shot(page, "consent-unticked")
+    page.wait_for_url(APP_FAILURE)
+    shot(page, "app-failure-missing-scopes")
+    assert app_stand_in.params()["error"] == "missing_scopes"
+    assert unipile_accounts(sandbox) == 0
+
+    page.locator("#retry").click()  # the app shows the retry_url it was sent
+    expect(page.locator(f'[data-provider="{provider}"]')).to_be_visible()
+    shot(page, "link-page-again")
+    choose(page, provider)
+    consent(page)
+    page.wait_for_url(APP_SUCCESS)
+    shot(page, "app-success")
+    assert service.session(created["id"])["status"] == "linked"
+    assert unipile_accounts(sandbox) == 1
+
+
+def test_the_back_button_after_consent_never_links_twice(service, sandbox, page, shot):
+    created = open_link(page, service)
+    choose(page, "google")
+    consent(page)
+    page.wait_for_url(APP_SUCCESS)
+
+    page.go_back()  # back to the provider's page, which answers again with the same state
+    shot(page, "after-back")
+    if SANDBOX_PAGE.match(page.url) and page.get_by_role("button", name="Allow access").count():
+        consent(page)
+    page.wait_for_load_state()
+    shot(page, "after-second-allow")
+    # The state was single-use: a branded page saying so, never a second account.
+    assert page.url.startswith(service.url)
+    expect(page.locator("[data-error]")).to_have_attribute("data-error", "state_invalid")
+    assert unipile_accounts(sandbox) == 1
+    assert service.session(created["id"])["status"] == "linked"
+
+    page.go_back()
+    page.go_back()  # all the way to the link page: the session is used up
+    shot(page, "link-page-after-linking")
+    expect(page.locator("[data-error]")).to_have_attribute("data-error", "session_expired")
+
+
+def test_a_double_click_on_a_provider_button_still_links_once(service, sandbox, page, shot):
+    created = open_link(page, service)
+    page.locator('[data-provider="google"]').dblclick()
+    page.wait_for_url(SANDBOX_PAGE)
+    shot(page, "consent")
+    consent(page)
+    page.wait_for_url(APP_SUCCESS)
+    shot(page, "app-success")
+    assert service.session(created["id"])["status"] == "linked"
+    assert unipile_accounts(sandbox) == 1
+
+
+def test_two_tabs_link_two_accounts_at_once(service, sandbox, context, page, app_stand_in, shot):
+    other = context.new_page()
+    first = open_link(page, service, name="user-1")
+    second = open_link(other, service, name="user-2")
+    page.bring_to_front()
+    choose(page, "google")
+    other.bring_to_front()
+    choose(other, "microsoft")
+    shot(page, "tab-1-consent")
+    shot(other, "tab-2-consent")
+    # A person switches tabs to answer each one (a background tab is throttled by Chromium).
+    other.bring_to_front()
+    consent(other, email="grace@contoso.example")  # the second tab finishes first
+    other.wait_for_url(APP_SUCCESS)
+    page.bring_to_front()
+    consent(page, email="ada@example.com")
+    page.wait_for_url(APP_SUCCESS)
+    shot(page, "tab-1-success")
+    shot(other, "tab-2-success")
+
+    assert service.session(first["id"])["email"] == "ada@example.com"
+    assert service.session(second["id"])["email"] == "grace@contoso.example"
+    account_ids = {app_stand_in.params(i)["account_id"] for i in range(2)}
+    assert len(account_ids) == 2 and account_ids <= set(sandbox.unipile.accounts)
+
+
+def _has_template(*words: str) -> bool:
+    return any(word in p.name for p in Path(PACKAGE_TEMPLATES).glob("*.html") for word in words)
+
+
+@pytest.mark.skipif(
+    not _has_template("finishing", "pending"),
+    reason="the 'finishing linking your account' page lands with the durable hand-off (issue 3)",
+)
+def test_a_slow_unipile_shows_the_finishing_page_then_the_app(make_service, sandbox, page, shot):
+    service = make_service(UPSTREAM_TIMEOUT_SECONDS="20")
+    sandbox.unipile.latency = 4.0
+    callback_answers: list[tuple[int, str]] = []
+    page.on(
+        "response",
+        lambda r: callback_answers.append((r.status, r.headers.get("content-type", "")))
+        if "/callback" in r.url
+        else None,
+    )
+    created = open_link(page, service)
+    choose(page, "google")
+    consent(page)
+    page.wait_for_url(f"{service.url}/**")
+    shot(page, "finishing")
+    assert callback_answers and callback_answers[0][0] in (200, 302, 303)
+    page.wait_for_url(APP_SUCCESS, timeout=30_000)
+    shot(page, "app-success")
+    assert service.session(created["id"])["status"] == "linked"
+
+
+def _hosted_fallback_landed(service) -> bool:
+    return any("hosted" in getattr(route, "path", "") for route in service.server.app.routes)
+
+
+def test_the_hosted_fallback_links_through_unipiles_wizard(make_service, sandbox, page, shot):
+    service = make_service(UNIPILE_HOSTED_AUTH="v1")
+    if not _hosted_fallback_landed(service):
+        pytest.skip("the hosted-auth fallback (Unipile's wizard) has not landed yet")
+    created = open_link(page, service)
+    page.locator('[data-provider="hosted"]').click()
+    page.wait_for_url(SANDBOX_PAGE)
+    shot(page, "hosted-wizard")
+    page.get_by_label("Email", exact=False).first.fill("ada@example.com")
+    page.locator('button[value="google"], input[value="google"]').first.click()
+    page.wait_for_url(APP_SUCCESS, timeout=30_000)
+    shot(page, "app-success")
+    assert page.url.startswith(APP_ORIGIN)
+    assert service.session(created["id"])["status"] == "linked"
