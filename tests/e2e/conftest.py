@@ -2,10 +2,12 @@
 
 The service runs on `localhost` and the sandbox providers on `127.0.0.1` (see tests/support.py),
 so the browser treats them as different sites and the `SameSite=Lax` binding cookie meets
-the same rules it does in production. The app the service redirects to,
-`https://app.example.com`, is not a server: every context routes that origin to a small
-stand-in page (`AppStandIn`) that shows the query parameters it was sent and a "Try again"
-link when it gets a `retry_url`, as a customer's app would.
+the same rules it does in production. The customer's app is a small stand-in served on its
+own loopback port (`AppStandIn`): link sessions send the browser to its success and failure
+URLs, and it shows the query parameters it was sent, with a "Try again" link when it gets a
+`retry_url`, as a customer's app would. (Routing a made-up origin with Playwright's
+`page.route` is not an option: Chromium follows redirects without consulting routes, and
+every arrival at the app is a redirect.)
 
 Every page a test visits is saved as a PNG under `test-artifacts/screenshots/<test>/`.
 """
@@ -16,14 +18,19 @@ import html
 import os
 import re
 import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
 
-from ..support import APP_ORIGIN
+from oauth_service.sandbox.loopback import LoopbackServer
+
+from ..support import APP_ORIGIN, RunningService
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -60,17 +67,21 @@ def chromium() -> Iterator[playwright_api.Browser]:
         manager.stop()
 
 
-@dataclass
 class AppStandIn:
-    """The customer's app at APP_ORIGIN: records every arrival and shows it as a page."""
+    """The customer's app: records every arrival on its success and failure URLs and shows it."""
 
-    arrivals: list[str] = field(default_factory=list)
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.success_url = f"{url}/success"
+        self.failure_url = f"{url}/failure"
+        self.arrivals: list[str] = []
+        self.app = Starlette(routes=[Route("/success", self.page), Route("/failure", self.page)])
+        self.app.state.stand_in = self
 
-    def handle(self, route: playwright_api.Route) -> None:
-        url = route.request.url
-        self.arrivals.append(url)
-        params = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-        ok = urlsplit(url).path == "/success"
+    async def page(self, request: Request) -> Response:
+        self.arrivals.append(str(request.url))
+        params = dict(request.query_params)
+        title = "Linked" if request.url.path == "/success" else "Not linked"
         rows = "".join(
             f"<dt>{html.escape(k)}</dt><dd data-param='{html.escape(k)}'>{html.escape(v)}</dd>"
             for k, v in params.items()
@@ -80,33 +91,52 @@ class AppStandIn:
             if "retry_url" in params
             else ""
         )
-        title = "Linked" if ok else "Not linked"
-        body = (
-            f"<!doctype html><html lang='en'><title>App · {title}</title>"
+        return HTMLResponse(
+            f"<!doctype html><html lang='en'><title>Acme app · {title}</title>"
             f"<body style='font:16px system-ui;padding:2rem'><h1>Acme app: {title}</h1>"
             f"<dl>{rows}</dl>{retry}</body></html>"
         )
-        route.fulfill(status=200, content_type="text/html; charset=utf-8", body=body)
 
     def params(self, index: int = -1) -> dict[str, str]:
         return {k: v[0] for k, v in parse_qs(urlsplit(self.arrivals[index]).query).items()}
 
 
+@pytest.fixture(scope="session")
+def app_server() -> Iterator[LoopbackServer]:
+    server = LoopbackServer(lambda url: AppStandIn(url).app, lifespan="off").start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def app_stand_in() -> AppStandIn:
-    return AppStandIn()
+def app_stand_in(app_server: LoopbackServer) -> AppStandIn:
+    stand_in: AppStandIn = app_server.app.state.stand_in
+    stand_in.arrivals.clear()
+    return stand_in
+
+
+@pytest.fixture
+def make_service(
+    make_service: Callable[..., RunningService], app_stand_in: AppStandIn
+) -> Callable[..., RunningService]:
+    """Services that also accept the app stand-in's origin as a redirect target."""
+
+    def make(**env: str) -> RunningService:
+        env.setdefault("ALLOWED_REDIRECT_ORIGINS", f"{APP_ORIGIN},{app_stand_in.url}")
+        return make_service(**env)
+
+    return make
 
 
 @pytest.fixture
 def context(
-    chromium: playwright_api.Browser, app_stand_in: AppStandIn, request: pytest.FixtureRequest
+    chromium: playwright_api.Browser, request: pytest.FixtureRequest
 ) -> Iterator[playwright_api.BrowserContext]:
     """A fresh browser profile (cookies, history) per test, English unless a test says otherwise."""
     marker = request.node.get_closest_marker("locale")
     locale = marker.args[0] if marker else "en-US"
     ctx = chromium.new_context(locale=locale, viewport={"width": 900, "height": 760})
     ctx.set_default_timeout(15_000)
-    ctx.route(f"{APP_ORIGIN}/**", app_stand_in.handle)
     yield ctx
     ctx.close()
 

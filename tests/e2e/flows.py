@@ -7,15 +7,17 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from ..support import APP_ORIGIN, RunningService
+from ..support import RunningService
 
-SANDBOX_PAGE = re.compile(r"^http://127\.0\.0\.1:\d+/")
-APP_SUCCESS = re.compile(re.escape(f"{APP_ORIGIN}/success") + r"\?.*")
-APP_FAILURE = re.compile(re.escape(f"{APP_ORIGIN}/failure") + r"\?.*")
+SANDBOX_PAGE = re.compile(r"^http://127\.0\.0\.1:\d+/(google|microsoft|unipile)/")
+APP_SUCCESS = re.compile(r"^http://127\.0\.0\.1:\d+/success\?")
+APP_FAILURE = re.compile(r"^http://127\.0\.0\.1:\d+/failure\?")
 
 
-def open_link(page: Page, service: RunningService, **fields: Any) -> dict[str, Any]:
+def open_link(page: Page, service: RunningService, app: Any, **fields: Any) -> dict[str, Any]:
     """The app's backend creates a link session; the person opens its URL."""
+    fields.setdefault("success_redirect_url", app.success_url)
+    fields.setdefault("failure_redirect_url", app.failure_url)
     created = service.create_session(**fields)
     page.goto(created["url"])
     expect(page.locator("h1")).to_be_visible()
