@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from ..support import RunningService
 
-SANDBOX_PAGE = re.compile(r"^http://127\.0\.0\.1:\d+/(google|microsoft|unipile)/")
+SANDBOX_PAGE = re.compile(r"^http://127\.0\.0\.1:\d+/(sandbox/)?(google|microsoft|unipile)/")
 APP_SUCCESS = re.compile(r"^http://127\.0\.0\.1:\d+/success\?")
 APP_FAILURE = re.compile(r"^http://127\.0\.0\.1:\d+/failure\?")
 
