@@ -17,6 +17,7 @@ import secrets
 import sys
 import time
 from datetime import UTC, datetime
+from typing import TextIO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -116,9 +117,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def configure_logging(level: str, fmt: str = "json") -> None:
+def configure_logging(level: str, fmt: str = "json", stream: TextIO | None = None) -> None:
     """Send every logger's records to stderr, as JSON lines (or `text` for people at a terminal)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RequestIdFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
