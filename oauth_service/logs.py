@@ -73,6 +73,8 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            # On an unhandled error the id stays set (each request is its own task), so the
+            # error handler's log line, written after this returns, still names the request.
             access_logger.info(
                 "%s %s %s",
                 scope["method"],
@@ -87,7 +89,7 @@ class RequestIdMiddleware:
                     }
                 },
             )
-            request_id.reset(token)
+        request_id.reset(token)
 
 
 class RequestIdFilter(logging.Filter):
