@@ -44,14 +44,19 @@ def test_the_demo_links_an_account_by_clicking(demo, page, shot, provider):
 
 def test_the_demo_explains_an_unticked_calendar(demo, page, shot):
     page.goto(f"{demo.url}/")
+    shot(page, "demo-home")
     page.get_by_role("button", name="Connect an account").click()
+    expect(page.locator('[data-provider="google"]')).to_be_visible()
+    shot(page, "link-page")
     page.locator('[data-provider="google"]').click()
     page.wait_for_url(SANDBOX_PAGE)
+    shot(page, "consent")
     # A new person: Google would include a calendar grant an earlier test gave (include_granted_scopes).
-    consent(page, untick=("calendar",), email="someone-new@example.com")
+    consent(page, untick=("calendar",), email="someone-new@example.com", shot=shot)
     page.wait_for_url(f"{demo.url}/demo/result?*")
     shot(page, "result-missing-scopes")
     expect(page.locator('[data-field="error"]')).to_have_text("missing_scopes")
     expect(page.locator("h1")).to_have_text("Some permissions were not ticked")
     page.get_by_role("link", name="Try again").click()
     expect(page.locator('[data-provider="google"]')).to_be_visible()
+    shot(page, "link-page-again")

@@ -20,10 +20,8 @@ def unipile_accounts(sandbox) -> int:
     ("provider", "email"), [("google", "ada@example.com"), ("microsoft", "grace@contoso.example")]
 )
 def test_a_person_links_an_account_by_clicking(service, sandbox, page, app_stand_in, shot, provider, email):
-    created = open_link(page, service, app_stand_in)
-    shot(page, "link-page")
-    choose(page, provider)
-    shot(page, "consent")
+    created = open_link(page, service, app_stand_in, shot)
+    choose(page, provider, shot)
     consent(page, email=email)
     page.wait_for_url(APP_SUCCESS)
     shot(page, "app-success")
@@ -38,9 +36,8 @@ def test_a_person_links_an_account_by_clicking(service, sandbox, page, app_stand
 
 
 def test_deny_sends_the_person_back_to_the_app_with_access_denied(service, page, app_stand_in, shot):
-    created = open_link(page, service, app_stand_in)
-    choose(page, "google")
-    shot(page, "consent")
+    created = open_link(page, service, app_stand_in, shot)
+    choose(page, "google", shot)
     consent(page, allow=False)
     page.wait_for_url(APP_FAILURE)
     shot(page, "app-failure")
@@ -55,10 +52,9 @@ def test_deny_sends_the_person_back_to_the_app_with_access_denied(service, page,
 def test_an_unticked_calendar_fails_then_the_retry_link_succeeds(
     service, sandbox, page, app_stand_in, shot, provider
 ):
-    created = open_link(page, service, app_stand_in)
-    choose(page, provider)
-    consent(page, untick=("calendar",))
-    shot(page, "consent-unticked")
+    created = open_link(page, service, app_stand_in, shot)
+    choose(page, provider, shot)
+    consent(page, untick=("calendar",), shot=shot)
     page.wait_for_url(APP_FAILURE)
     shot(page, "app-failure-missing-scopes")
     assert app_stand_in.params()["error"] == "missing_scopes"
@@ -67,7 +63,7 @@ def test_an_unticked_calendar_fails_then_the_retry_link_succeeds(
     page.locator("#retry").click()  # the app shows the retry_url it was sent
     expect(page.locator(f'[data-provider="{provider}"]')).to_be_visible()
     shot(page, "link-page-again")
-    choose(page, provider)
+    choose(page, provider, shot)
     consent(page)
     page.wait_for_url(APP_SUCCESS)
     shot(page, "app-success")
@@ -76,8 +72,8 @@ def test_an_unticked_calendar_fails_then_the_retry_link_succeeds(
 
 
 def test_the_back_button_after_consent_never_links_twice(service, sandbox, page, shot, app_stand_in):
-    created = open_link(page, service, app_stand_in)
-    choose(page, "google")
+    created = open_link(page, service, app_stand_in, shot)
+    choose(page, "google", shot)
     consent(page)
     page.wait_for_url(APP_SUCCESS)
 
@@ -100,7 +96,7 @@ def test_the_back_button_after_consent_never_links_twice(service, sandbox, page,
 
 
 def test_a_double_click_on_a_provider_button_still_links_once(service, sandbox, page, shot, app_stand_in):
-    created = open_link(page, service, app_stand_in)
+    created = open_link(page, service, app_stand_in, shot)
     page.locator('[data-provider="google"]').dblclick()
     page.wait_for_url(SANDBOX_PAGE)
     shot(page, "consent")
@@ -113,14 +109,12 @@ def test_a_double_click_on_a_provider_button_still_links_once(service, sandbox, 
 
 def test_two_tabs_link_two_accounts_at_once(service, sandbox, context, page, app_stand_in, shot):
     other = context.new_page()
-    first = open_link(page, service, app_stand_in, name="user-1")
-    second = open_link(other, service, app_stand_in, name="user-2")
+    first = open_link(page, service, app_stand_in, shot, name="user-1")
+    second = open_link(other, service, app_stand_in, shot, name="user-2")
     page.bring_to_front()
-    choose(page, "google")
+    choose(page, "google", shot)
     other.bring_to_front()
-    choose(other, "microsoft")
-    shot(page, "tab-1-consent")
-    shot(other, "tab-2-consent")
+    choose(other, "microsoft", shot)
     # A person switches tabs to answer each one (a background tab is throttled by Chromium).
     other.bring_to_front()
     consent(other, email="grace@contoso.example")  # the second tab finishes first
@@ -157,8 +151,8 @@ def test_a_slow_unipile_shows_the_finishing_page_then_the_app(
         if "/callback" in r.url
         else None,
     )
-    created = open_link(page, service, app_stand_in)
-    choose(page, "google")
+    created = open_link(page, service, app_stand_in, shot)
+    choose(page, "google", shot)
     consent(page)
     page.wait_for_url(f"{service.url}/**")
     shot(page, "finishing")
@@ -176,7 +170,7 @@ def test_the_hosted_fallback_links_through_unipiles_wizard(make_service, sandbox
     service = make_service(UNIPILE_HOSTED_AUTH="v1")
     if not _hosted_fallback_landed(service):
         pytest.skip("the hosted-auth fallback (Unipile's wizard) has not landed yet")
-    created = open_link(page, service, app_stand_in)
+    created = open_link(page, service, app_stand_in, shot)
     page.locator('[data-provider="hosted"]').click()
     page.wait_for_url(SANDBOX_PAGE)
     shot(page, "hosted-wizard")

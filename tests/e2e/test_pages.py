@@ -55,7 +55,7 @@ def assert_accessible(page: Page) -> None:
 
 
 def test_keyboard_alone_links_an_account_with_visible_focus(service, page, shot, app_stand_in):
-    created = open_link(page, service, app_stand_in)
+    created = open_link(page, service, app_stand_in, shot)
     assert_accessible(page)
     focused = None
     for _ in range(10):  # Tab from the top of the page to the Google button
@@ -72,14 +72,16 @@ def test_keyboard_alone_links_an_account_with_visible_focus(service, page, shot,
     shot(page, "link-page-focused")
     page.keyboard.press("Enter")
     page.wait_for_url(SANDBOX_PAGE)
+    shot(page, "google-consent")
     page.get_by_role("button", name="Allow access").focus()
     page.keyboard.press("Enter")
     page.wait_for_url(APP_SUCCESS)
+    shot(page, "app-success")
     assert service.session(created["id"])["status"] == "linked"
 
 
 def test_every_page_of_ours_has_a_distinct_title(service, page, shot, app_stand_in):
-    open_link(page, service, app_stand_in)
+    open_link(page, service, app_stand_in, shot)
     link_title = page.title()
     page.goto(f"{service.url}/oauth/google/callback?state=forged&code=whatever")
     shot(page, "error-page")
@@ -91,8 +93,7 @@ def test_every_page_of_ours_has_a_distinct_title(service, page, shot, app_stand_
 
 @pytest.mark.locale("fr-FR")
 def test_pages_speak_the_browsers_language(service, page, shot, app_stand_in):
-    open_link(page, service, app_stand_in)
-    shot(page, "link-page-fr")
+    open_link(page, service, app_stand_in, shot)
     assert page.locator("html").get_attribute("lang") == "fr"
     expect(page.locator("h1")).to_have_text("Associez votre agenda à Acme Calendar")
     expect(page.locator('[data-provider="google"]')).to_have_text("Se connecter avec Google")
@@ -122,8 +123,7 @@ def test_branding_comes_from_configuration(make_service, context, page, shot, ap
         "https://cdn.example.com/**",
         lambda route: route.fulfill(status=200, content_type="image/svg+xml", body=LOGO),
     )
-    open_link(page, service, app_stand_in)
-    shot(page, "branded-link-page")
+    open_link(page, service, app_stand_in, shot)
     expect(page.locator(".app-name")).to_have_text("Tidewater")
     expect(page.locator("img.logo")).to_have_attribute("src", "https://cdn.example.com/logo.svg")
     assert page.evaluate("document.querySelector('img.logo').naturalWidth") == 32
@@ -135,6 +135,7 @@ def test_branding_comes_from_configuration(make_service, context, page, shot, ap
     assert border == "rgb(250, 204, 21)"
     assert_accessible(page)  # links fall back to the text colour when the accent is too light
 
-    # Deny, then come back through the retry link: the error page's button uses the accent.
+    # The error page is branded and readable too.
     page.goto(f"{service.url}/oauth/google/callback?state=forged")
+    shot(page, "branded-error-page")
     assert_accessible(page)
