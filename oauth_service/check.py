@@ -77,6 +77,14 @@ def _shown(name: str, value: str) -> str:
     return value
 
 
+def _partner_is_set(name: str, env: Mapping[str, str]) -> bool:
+    """A client id without its secret (or the reverse) is missing its other half."""
+    for a, b in (("_CLIENT_ID", "_CLIENT_SECRET"), ("_CLIENT_SECRET", "_CLIENT_ID"), ("_URL", "_SECRET")):
+        if name.endswith(a) and name.startswith(("GOOGLE", "MICROSOFT", "WEBHOOK")):
+            return bool(env.get(name[: -len(a)] + b, "").strip())
+    return False
+
+
 def table(env: Mapping[str, str]) -> list[str]:
     """One line per setting: name, configured / default / missing, the value, what it means."""
     lines = []
@@ -86,7 +94,7 @@ def table(env: Mapping[str, str]) -> list[str]:
             status, shown = "configured", _shown(row.name, value)
         elif row.default:
             status, shown = "default", row.default
-        elif row.kind in ("required", "secret"):
+        elif row.kind in ("required", "secret") or _partner_is_set(row.name, env):
             status, shown = "MISSING", "-"
         else:
             status, shown = "not set", "-"

@@ -49,6 +49,7 @@ class Metrics:
             "oauth_handoffs_pending", "Hand-offs to Unipile started and not yet finished on this instance.",
             registry=self.registry,
         )
+        # For the webhook sender: metrics.webhook_deliveries.labels("delivered" | "failed" | ...).inc()
         self.webhook_deliveries = Counter(
             "oauth_webhook_deliveries", "Webhook deliveries attempted, by outcome.", ["outcome"],
             registry=self.registry,

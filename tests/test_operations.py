@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -51,9 +52,15 @@ def json_log() -> Iterator[Callable[[], list[dict]]]:
 def test_log_lines_are_json_with_the_request_id_and_never_a_code_or_link_token(service, browser, json_log):
     created, outcome = link(service, browser, "google")
     assert outcome.ok
-    entries = json_log()
-    access = [e for e in entries if e["logger"] == "oauth_service.access"]
-    callback = next(e for e in access if e["http"]["path"] == "/oauth/google/callback")
+    deadline = time.monotonic() + 5
+    while True:  # the access line is written once the answer has gone out: wait for it
+        entries = json_log()
+        access = [e for e in entries if e["logger"] == "oauth_service.access"]
+        callback = next((e for e in access if e["http"]["path"] == "/oauth/google/callback"), None)
+        if callback or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert callback, "no access line for the callback"
     assert callback["http"]["status"] == 302 and len(callback["request_id"]) == 32
     linked = next(e for e in entries if e["message"].startswith("linked session="))
     assert linked["request_id"] == callback["request_id"]  # the same request, the same id
@@ -128,9 +135,11 @@ def test_check_config_prints_the_table_the_redirect_uris_and_the_unipile_step():
 
 
 def test_check_config_lists_what_is_missing_and_fails():
-    result = run_cli("check-config", PUBLIC_URL="https://link.example.com")
+    result = run_cli("check-config", PUBLIC_URL="https://link.example.com", MICROSOFT_CLIENT_ID="abc")
     assert result.returncode == 2
     assert "SECRET_KEYS               MISSING" in result.stdout
     assert "UNIPILE_DSN               MISSING" in result.stdout
+    assert "MICROSOFT_CLIENT_SECRET   MISSING" in result.stdout  # the id is set, so its secret is due
+    assert "GOOGLE_CLIENT_SECRET      not set" in result.stdout
     assert "The configuration cannot run:" in result.stdout
     assert "SECRET_KEYS is not set" in result.stdout

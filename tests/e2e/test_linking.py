@@ -136,7 +136,7 @@ def _has_template(*words: str) -> bool:
 
 
 @pytest.mark.skipif(
-    not _has_template("finishing", "pending"),
+    not _has_template("finishing", "pending", "handoff", "hand_off", "hand-off"),
     reason="the 'finishing linking your account' page lands with the durable hand-off (issue 3)",
 )
 def test_a_slow_unipile_shows_the_finishing_page_then_the_app(
