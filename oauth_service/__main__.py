@@ -67,7 +67,7 @@ def cmd_link(args: argparse.Namespace) -> None:
 
     async def run() -> str:
         svc = Services.build(settings)
-        await svc.start()
+        await svc.start(worker=False)
         try:
             session = await new_link_session(svc, data)
             return svc.link_url(session.id)

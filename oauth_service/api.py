@@ -136,9 +136,11 @@ def _validate(svc: Services, data: dict[str, Any]) -> tuple[dict[str, Any], list
             return default
         return list(dict.fromkeys(value))
 
-    configured = tuple(n for n in PROVIDER_NAMES if n in svc.providers)
-    providers = choice_list("providers", PROVIDER_NAMES, list(configured))
-    unconfigured = [p for p in providers if p not in configured]
+    # With the hosted fallback on, a provider without our own client is offered through it.
+    hosted = settings.unipile_hosted_auth != "off"
+    offered = tuple(n for n in PROVIDER_NAMES if hosted or n in svc.providers)
+    providers = choice_list("providers", PROVIDER_NAMES, list(offered))
+    unconfigured = [p for p in providers if p not in offered]
     if unconfigured:
         errors.append(FieldError("providers", f"not configured on this service: {', '.join(unconfigured)}"))
     features = choice_list("features", FEATURES, ["calendar"])

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import api, flow
+from . import api, flow, hosted
 from .errors import ApiProblem, LinkError
 from .logs import RequestIdMiddleware, loggable_path
 from .metrics import metrics_endpoint
@@ -80,8 +80,13 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/link-sessions", api.create_link_session, methods=["POST"]),
         Route("/api/link-sessions/{id}", api.get_link_session, methods=["GET"]),
         Route("/link/{token}", flow.link_page, methods=["GET"]),
+        Route("/link/{token}/hosted", hosted.start, methods=["GET"]),
         Route("/link/{token}/{provider}", flow.start, methods=["GET"]),
         Route("/oauth/{provider}/callback", flow.callback, methods=["GET"]),
+        Route("/finishing/{token}", flow.finishing, methods=["GET"]),
+        Route("/hosted/return", hosted.v2_return, methods=["GET"]),
+        Route("/hosted/return/{ref}", hosted.v1_return, methods=["GET"]),
+        Route("/hosted/notify/{ref}", hosted.notify, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),

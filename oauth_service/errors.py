@@ -86,6 +86,11 @@ ERRORS: dict[str, ErrorText] = {
         N_("The connection service is unavailable"),
         N_("Your sign-in worked, but the connection service did not answer in time. Please try again later."),
     ),
+    "hosted_unavailable": ErrorText(
+        N_("The other ways to connect are unavailable"),
+        N_("The connection service could not open its sign-in page just now. Please try again in a "
+          "moment, or go back to {app_name}."),
+    ),
     "rate_limited": ErrorText(
         N_("Too many attempts"),
         N_("Too many attempts were made from here in a short time. Wait a minute and try again."),

@@ -12,29 +12,35 @@ import time
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from . import hosted_links as hosted
 from .errors import ERRORS, LinkError
 from .pages import describe
-from .providers import Provider
+from .providers import PROVIDER_NAMES, Provider
 from .redirects import failure_redirect, success_redirect
 from .services import Services
 from .state import FlowState, StateError, binding_hash, same_browser
 from .store import AUTHORIZING, FAILED, LINKED, LINKING, OPEN_STATUSES, PENDING, Flow, LinkSession
-from .unipile import UnipileRejected, UnipileUnavailable
+from .webhooks import new_event
 
 logger = logging.getLogger(__name__)
 
 
-def _services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     return request.app.state.services
 
 
-async def _session_for_link(svc: Services, token: str) -> LinkSession:
+async def _session_for_token(svc: Services, token: str) -> LinkSession:
     session_id = svc.session_id_from_link_token(token)
     session = await svc.store.get_link_session(session_id) if session_id else None
     if session is None:
         raise LinkError("not_found", status=404)
+    return session
+
+
+async def open_session(svc: Services, token: str) -> LinkSession:
+    session = await _session_for_token(svc, token)
     if not session.accepts_new_flow():
         raise LinkError("session_expired", status=410)
     return session
@@ -42,22 +48,25 @@ async def _session_for_link(svc: Services, token: str) -> LinkSession:
 
 async def link_page(request: Request) -> Response:
     """GET /link/{token}: the branded choice of provider, bound to the first browser to open it."""
-    svc = _services(request)
+    svc = services_of(request)
     token = request.path_params["token"]
-    session = await _session_for_link(svc, token)
+    session = await _session_for_token(svc, token)
+    if same_browser(svc.binding.read(request), session.browser_hash):
+        # The browser that owns the link, coming back (reload, back button): show where it is.
+        if session.current_status() == LINKING:
+            return RedirectResponse(f"{svc.settings.public_url}/finishing/{token}", status_code=303)
+        if session.current_status() == LINKED:
+            return outcome_redirect(svc, session)  # type: ignore[return-value]
+    if not session.accepts_new_flow():
+        raise LinkError("session_expired", status=410)
     secret, is_new = svc.binding.ensure(request)
     if not await svc.store.bind_browser(session.id, binding_hash(secret)):
         raise LinkError("browser_mismatch", status=403)
-    choices = [
-        {"provider": name, "href": f"/link/{token}/{name}", "label": f"Sign in with {p.label}"}
-        for name, p in svc.providers.items()
-        if name in session.providers
-    ]
     response = svc.pages.render(
         request,
         "link.html",
-        choices=choices,
-        hosted_href=None,
+        choices=_choices(svc, session, token),
+        hosted_href=hosted.hosted_href(svc.settings, token),
         features_text=" and ".join(session.features),
     )
     if is_new:
@@ -65,11 +74,28 @@ async def link_page(request: Request) -> Response:
     return response
 
 
+def _choices(svc: Services, session: LinkSession, token: str) -> list[dict[str, str]]:
+    """One branded button per provider of the session: our own client, else the hosted wizard."""
+    choices = []
+    for name in PROVIDER_NAMES:
+        if name not in session.providers:
+            continue
+        if name in svc.providers:
+            href = f"/link/{token}/{name}"
+        else:
+            href = hosted.hosted_href(svc.settings, token, name)
+            if href is None:
+                continue
+        label = svc.settings.provider_labels.get(name, name.title())
+        choices.append({"provider": name, "href": href, "label": f"Sign in with {label}"})
+    return choices
+
+
 async def start(request: Request) -> Response:
     """GET /link/{token}/{provider}: record a new flow, then send the browser to consent."""
-    svc = _services(request)
+    svc = services_of(request)
     token, name = request.path_params["token"], request.path_params["provider"]
-    session = await _session_for_link(svc, token)
+    session = await open_session(svc, token)
     provider = svc.providers.get(name)
     if provider is None or name not in session.providers:
         raise LinkError("provider_unavailable", status=404)
@@ -103,7 +129,7 @@ async def start(request: Request) -> Response:
 
 async def callback(request: Request) -> Response:
     """GET /oauth/{provider}/callback: verify, exchange, validate, hand off, redirect."""
-    svc = _services(request)
+    svc = services_of(request)
     name = request.path_params["provider"]
     provider = svc.providers.get(name)
     if provider is None:
@@ -117,7 +143,7 @@ async def callback(request: Request) -> Response:
     try:
         return await _complete(svc, provider, session, flow, params)
     except LinkError as error:
-        return await _fail(svc, session, error)
+        return await fail_session(svc, session, error)
 
 
 async def _stale_state(svc: Services, request: Request, name: str, exc: StateError) -> Response:
@@ -129,7 +155,7 @@ async def _stale_state(svc: Services, request: Request, name: str, exc: StateErr
             flow = await svc.store.consume_flow(flow.id)
             session = await svc.store.get_link_session(flow.link_session_id) if flow else None
             if session is not None:
-                return await _fail(svc, session, LinkError("state_expired"))
+                return await fail_session(svc, session, LinkError("state_expired"))
     raise LinkError("state_invalid")
 
 
@@ -168,67 +194,104 @@ async def _complete(
         raise LinkError("provider_error", f"{provider.label} sent no authorization code.")
 
     token = await provider.exchange_code(code, flow.code_verifier)
-    claims = await provider.verify_id_token(token.get("id_token"), flow.nonce)
-    missing = provider.missing_features(session.features, token)
-    if missing:
-        raise LinkError("missing_scopes", "Missing: " + ", ".join(missing) + ".")
-    if not token.get("refresh_token"):
-        raise LinkError("no_refresh_token")
-    identity = await provider.identity(token, claims)
-
-    if not await svc.store.transition(
-        session.id,
-        (PENDING, AUTHORIZING, FAILED),
-        LINKING,
-        provider=provider.name,
-        email=identity.email,
-        error=None,
-        error_description=None,
-    ):
-        raise LinkError("session_expired")  # another tab of this session got here first
-    handoff = svc.metrics.handoff_started()
     try:
-        account_id = await svc.unipile.link(provider.unipile_body(token, identity), session.reconnect_account)
-    except UnipileRejected as exc:
-        logger.warning("unipile refused the account: %s %s", exc.status, exc.title)
-        detail = f"Unipile said: {exc.title}" + (f" — {exc.detail}" if exc.detail else "")
-        raise LinkError("unipile_rejected", detail[:300]) from None
-    except UnipileUnavailable as exc:
-        logger.warning("unipile unavailable: %s", exc.reason)
-        raise LinkError("unipile_unavailable") from None
+        claims = await provider.verify_id_token(token.get("id_token"), flow.nonce)
+        missing = provider.missing_features(session.features, token)
+        if missing:
+            raise LinkError("missing_scopes", "Missing: " + ", ".join(missing) + ".")
+        if not token.get("refresh_token"):
+            raise LinkError("no_refresh_token")
+        identity = await provider.identity(token, claims)
+        # From here on the consent cannot be lost: the tokens are sealed in the store.
+        handoff = await svc.handoffs.begin(session, flow, provider, token, identity)
     finally:
-        token.clear()  # nothing of the tokens outlives the hand-off
-        svc.metrics.handoff_finished(handoff)
-
-    await svc.store.transition(session.id, (LINKING,), LINKED, account_id=account_id)
-    svc.metrics.flows_completed.labels(provider.name).inc()
-    logger.info("linked session=%s provider=%s", session.id, provider.name)
-    return RedirectResponse(
-        success_redirect(
-            session.success_url,
-            account_id=account_id,
-            provider=provider.name,
-            app_state=session.app_state,
-            link_session=session.id,
-        ),
-        status_code=302,
+        token.clear()
+    await svc.handoffs.try_now(handoff.id)
+    settled = await svc.store.get_link_session(session.id)
+    assert settled is not None
+    return outcome_redirect(svc, settled) or RedirectResponse(
+        f"{svc.settings.public_url}/finishing/{svc.link_tokens.sign(session.id)}", status_code=303
     )
 
 
-async def _fail(svc: Services, session: LinkSession, error: LinkError) -> Response:
+def outcome_redirect(svc: Services, session: LinkSession) -> Response | None:
+    """The redirect back to the app for a settled session, or None while it is still linking."""
+    if session.status == LINKED and session.account_id and session.provider:
+        return RedirectResponse(
+            success_redirect(
+                session.success_url,
+                account_id=session.account_id,
+                provider=session.provider,
+                app_state=session.app_state,
+                link_session=session.id,
+            ),
+            status_code=303,
+        )
+    if session.status == FAILED and session.error:
+        return _failure_response(svc, session, LinkError(session.error, session.error_description))
+    return None
+
+
+async def finishing(request: Request) -> Response:
+    """GET /finishing/{token}: shown while a hand-off is pending, until its outcome is known.
+
+    It refreshes itself without JavaScript (meta refresh) and polls with it; only the browser
+    that started the link is shown the outcome.
+    """
+    svc = services_of(request)
+    token = request.path_params["token"]
+    session = await _session_for_token(svc, token)
+    if not same_browser(svc.binding.read(request), session.browser_hash):
+        raise LinkError("browser_mismatch", status=403)
+    redirect = outcome_redirect(svc, session)
+    if request.query_params.get("poll"):
+        location = redirect.headers["location"] if redirect is not None else None
+        return JSONResponse({"location": location})
+    if redirect is not None:
+        return redirect
+    if session.current_status() != LINKING:
+        raise LinkError("session_expired", status=410)
+    handoff = await svc.store.latest_handoff(session.id)
+    return svc.pages.render(
+        request,
+        "finishing.html",
+        poll_url=f"/finishing/{token}?poll=1",
+        slow=bool(handoff and handoff.attempts > 1),
+        provider_label=svc.providers[session.provider].label if session.provider in svc.providers else "",
+    )
+
+
+async def fail_session(svc: Services, session: LinkSession, error: LinkError) -> Response:
     """Record a failure on a known session and send the browser to the app's failure URL."""
+    event = None
+    if svc.webhooks is not None:
+        event = new_event(
+            "account.link_failed",
+            session,
+            error=error.code,
+            error_description=describe(error, svc.settings.branding.app_name, session.features),
+        )
     await svc.store.transition(
         session.id,
-        (PENDING, AUTHORIZING, LINKING, FAILED),
+        (PENDING, AUTHORIZING, FAILED),
         FAILED,
+        event=event,
         error=error.code,
         error_description=error.description,
     )
     svc.metrics.flows_failed.labels(session.provider or "none", error.code).inc()
     logger.info("link failed session=%s error=%s", session.id, error.code)
-    retry_url = None
-    if ERRORS[error.code].retryable and time.time() < session.expires_at:
-        retry_url = svc.link_url(session.id)
+    return _failure_response(svc, session, error)
+
+
+def _failure_response(svc: Services, session: LinkSession, error: LinkError) -> Response:
+    retry_url = hosted_url = None
+    if time.time() < session.expires_at:
+        if ERRORS[error.code].retryable:
+            retry_url = svc.link_url(session.id)
+        if error.code in hosted.RESCUABLE:
+            href = hosted.hosted_href(svc.settings, svc.link_tokens.sign(session.id))
+            hosted_url = f"{svc.settings.public_url}{href}" if href else None
     return RedirectResponse(
         failure_redirect(
             session.failure_url,
@@ -237,6 +300,7 @@ async def _fail(svc: Services, session: LinkSession, error: LinkError) -> Respon
             app_state=session.app_state,
             link_session=session.id,
             retry_url=retry_url,
+            hosted_url=hosted_url,
         ),
-        status_code=302,
+        status_code=303,
     )

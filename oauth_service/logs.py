@@ -3,8 +3,8 @@
 The request id lives in a context variable set by `RequestIdMiddleware`, so every line logged
 while a request is handled (by us, SQLAlchemy or uvicorn) names it without passing it around.
 Only the path of a request is ever logged, never its query string: callbacks carry
-authorization codes there. Link-page paths carry a signed link token, so they are logged as
-their route template.
+authorization codes there. Link, finishing and hosted-return paths carry signed references, so
+they are logged as their route template.
 """
 
 from __future__ import annotations
@@ -25,8 +25,12 @@ request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 
 # An incoming X-Request-ID is kept only when it is a plain token, so it cannot forge log lines.
 _SANE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$")
-# Path segments that are credentials of a sort: replaced by their route template in logs.
-_SECRET_PATHS = (re.compile(r"^/link/[^/]+"), "/link/{token}")
+# Path segments that are credentials of a sort (signed link, finishing and hosted-return
+# references): replaced by their route template in logs.
+_SECRET_PATHS = (
+    (re.compile(r"^/(link|finishing)/[^/]+"), r"/\1/{token}"),
+    (re.compile(r"^/hosted/(return|notify)/[^/]+"), r"/hosted/\1/{ref}"),
+)
 
 access_logger = logging.getLogger("oauth_service.access")
 
@@ -36,8 +40,9 @@ QUIET_LOGGERS = ("httpx2", "httpx", "httpcore", "hpack", "authlib", "sqlalchemy.
 
 def loggable_path(path: str) -> str:
     """The request path as it may appear in a log: no query string, no link token."""
-    pattern, template = _SECRET_PATHS
-    return pattern.sub(template, path, count=1)
+    for pattern, template in _SECRET_PATHS:
+        path = pattern.sub(template, path, count=1)
+    return path
 
 
 def accepted_request_id(value: str | None) -> str:

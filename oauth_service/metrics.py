@@ -9,7 +9,6 @@ numbers are not public on a service that faces the internet.
 from __future__ import annotations
 
 import hmac
-import time
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -46,23 +45,13 @@ class Metrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60), registry=self.registry,
         )
         self.handoffs_pending = Gauge(
-            "oauth_handoffs_pending", "Hand-offs to Unipile started and not yet finished on this instance.",
+            "oauth_handoffs_pending", "Hand-offs recorded and not yet settled (the whole database).",
             registry=self.registry,
         )
-        # For the webhook sender: metrics.webhook_deliveries.labels("delivered" | "failed" | ...).inc()
         self.webhook_deliveries = Counter(
             "oauth_webhook_deliveries", "Webhook deliveries attempted, by outcome.", ["outcome"],
             registry=self.registry,
         )
-
-    def handoff_started(self) -> float:
-        """Count a hand-off as pending; answers the time to give `handoff_finished`."""
-        self.handoffs_pending.inc()
-        return time.perf_counter()
-
-    def handoff_finished(self, started: float) -> None:
-        self.handoffs_pending.dec()
-        self.handoff_seconds.observe(time.perf_counter() - started)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -86,4 +75,5 @@ async def metrics_endpoint(request: Request) -> Response:
             status_code=401,
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
+    services.metrics.handoffs_pending.set(await services.store.count_pending_handoffs())
     return Response(services.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -71,6 +71,7 @@ def failure_redirect(
     app_state: str | None,
     link_session: str,
     retry_url: str | None = None,
+    hosted_url: str | None = None,
 ) -> str:
     return with_params(
         failure_url,
@@ -80,5 +81,6 @@ def failure_redirect(
             "state": app_state,
             "link_session": link_session,
             "retry_url": retry_url,
+            "hosted_url": hosted_url,
         },
     )

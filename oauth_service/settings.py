@@ -80,9 +80,23 @@ class Settings:
     link_session_ttl: int = 3600
     link_session_max_ttl: int = 7 * 24 * 3600
     upstream_timeout: float = 15.0
+    hosted_notify_timeout: float = 300.0
+    # Every provider's scope sets, configured or not: the hosted wizard narrows to them too.
+    feature_scopes: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    provider_labels: Mapping[str, str] = field(default_factory=dict)
+    handoff_retry_base: float = 2.0
+    handoff_retry_cap: float = 300.0
+    handoff_deadline: float = 24 * 3600.0
+    worker_poll: float = 1.0
+    session_retention: float = 7 * 24 * 3600.0
     log_format: str = "json"
     metrics_token: str = ""
     templates_dir: str = ""
+
+    @property
+    def handoff_lease(self) -> float:
+        """How long a worker may hold a hand-off: longer than any one call to Unipile can take."""
+        return 2 * self.upstream_timeout + 5
 
     @property
     def secure_cookies(self) -> bool:
@@ -297,6 +311,16 @@ def load_settings(
         state_ttl=int(number("STATE_TTL_SECONDS", 600)),
         link_session_ttl=int(number("LINK_SESSION_TTL_SECONDS", 3600)),
         upstream_timeout=float(number("UPSTREAM_TIMEOUT_SECONDS", 15.0, float)),
+        hosted_notify_timeout=float(number("HOSTED_NOTIFY_TIMEOUT_SECONDS", 300.0, float)),
+        provider_labels={name: d["label"] for name, d in defaults.items()},
+        feature_scopes={
+            name: {f: tuple(scopes) for f, scopes in d["features"].items()} for name, d in defaults.items()
+        },
+        handoff_retry_base=float(number("HANDOFF_RETRY_BASE_SECONDS", 2.0, float)),
+        handoff_retry_cap=float(number("HANDOFF_RETRY_CAP_SECONDS", 300.0, float)),
+        handoff_deadline=float(number("HANDOFF_DEADLINE_SECONDS", 24 * 3600.0, float)),
+        worker_poll=float(number("WORKER_POLL_SECONDS", 1.0, float)),
+        session_retention=float(number("SESSION_RETENTION_SECONDS", 7 * 24 * 3600.0, float)),
         log_format=log_format,
         metrics_token=metrics_token,
         templates_dir=templates_dir,

@@ -1,8 +1,9 @@
-"""Persistence of link sessions and flows, through SQLAlchemy Core on an async driver.
+"""Persistence of link sessions, flows, pending hand-offs and webhook events.
 
-The same statements run on SQLite (the default, one instance) and PostgreSQL (several
-instances). Every check-and-change that two requests could race on is one conditional
-UPDATE, so the database, not the process, decides who wins.
+SQLAlchemy Core on an async driver: the same statements run on SQLite (the default, one
+instance) and PostgreSQL (several instances). Every check-and-change that two requests,
+two workers or two instances could race on is one conditional UPDATE (or a row lock taken
+with FOR UPDATE SKIP LOCKED), so the database, not the process, decides who wins.
 """
 
 from __future__ import annotations
@@ -13,9 +14,28 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+SCHEMA_VERSION = 1
 metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("applied_at", sa.Float, nullable=False),
+)
+
+def _session_reference() -> sa.Column:
+    """The column tying a row to its link session; deleting the session deletes the row."""
+    return sa.Column(
+        "link_session_id",
+        sa.String(64),
+        sa.ForeignKey("link_sessions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    )
+
 
 link_sessions = sa.Table(
     "link_sessions",
@@ -45,13 +65,7 @@ flows = sa.Table(
     "flows",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column(
-        "link_session_id",
-        sa.String(64),
-        sa.ForeignKey("link_sessions.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _session_reference(),
     sa.Column("provider", sa.String(16), nullable=False),
     sa.Column("code_verifier", sa.String(128), nullable=False),
     sa.Column("nonce", sa.String(128), nullable=False),
@@ -59,6 +73,49 @@ flows = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False, index=True),
     sa.Column("consumed_at", sa.Float),
+)
+
+# One row per flow whose tokens are (or were) on their way to Unipile. The primary key is the
+# flow id, so a flow can never be handed off twice; `sealed` is cleared once Unipile has them.
+handoffs = sa.Table(
+    "handoffs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    _session_reference(),
+    sa.Column("provider", sa.String(16), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("reconnect_account", sa.String(128)),
+    sa.Column("sealed", sa.Text),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", sa.Float, nullable=False, index=True),
+    sa.Column("deadline_at", sa.Float, nullable=False),
+    sa.Column("first_sent_at", sa.Float),
+    sa.Column("in_flight", sa.Boolean, nullable=False, default=False),
+    sa.Column("ambiguous", sa.Boolean, nullable=False, default=False),
+    sa.Column("claimed_by", sa.String(64)),
+    sa.Column("claimed_until", sa.Float),
+    sa.Column("account_id", sa.String(128)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", sa.Float, nullable=False, index=True),
+    sa.Column("deadline_at", sa.Float, nullable=False),
+    sa.Column("claimed_by", sa.String(64)),
+    sa.Column("claimed_until", sa.Float),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("delivered_at", sa.Float),
 )
 
 # Statuses of a link session, in the order a successful one passes through them.
@@ -71,6 +128,8 @@ PENDING, AUTHORIZING, LINKING, LINKED, FAILED, EXPIRED = (
     "expired",
 )
 OPEN_STATUSES = (PENDING, AUTHORIZING, FAILED)
+# Statuses of a hand-off and of a webhook event.
+QUEUED, DONE, GAVE_UP = "queued", "done", "gave_up"
 
 
 @dataclass
@@ -118,11 +177,54 @@ class Flow:
     consumed_at: float | None = None
 
 
+@dataclass
+class Handoff:
+    id: str
+    link_session_id: str
+    provider: str
+    email: str
+    sealed: str | None
+    status: str
+    next_attempt_at: float
+    deadline_at: float
+    created_at: float
+    updated_at: float
+    reconnect_account: str | None = None
+    attempts: int = 0
+    first_sent_at: float | None = None
+    in_flight: bool = False
+    ambiguous: bool = False
+    claimed_by: str | None = None
+    claimed_until: float | None = None
+    account_id: str | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class WebhookEvent:
+    id: str
+    type: str
+    payload: str
+    status: str
+    next_attempt_at: float
+    deadline_at: float
+    created_at: float
+    attempts: int = 0
+    claimed_by: str | None = None
+    claimed_until: float | None = None
+    last_error: str | None = None
+    delivered_at: float | None = None
+
+
 _JSON_COLUMNS = ("providers", "features")
 
 
+def _row(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
 def _session_row(session: LinkSession) -> dict[str, Any]:
-    row = {f.name: getattr(session, f.name) for f in fields(session)}
+    row = _row(session)
     for col in _JSON_COLUMNS:
         row[col] = json.dumps(row[col])
     return row
@@ -164,7 +266,7 @@ def create_engine(database_url: str) -> AsyncEngine:
 
 
 class Store:
-    """All reads and writes of link sessions and flows."""
+    """All reads and writes of the service's state."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -173,12 +275,31 @@ class Store:
     def from_url(cls, database_url: str) -> Store:
         return cls(create_engine(database_url))
 
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
     async def migrate(self) -> None:
-        """Create missing tables; on PostgreSQL under a lock, so instances may start together."""
-        async with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                await conn.execute(sa.text("SELECT pg_advisory_xact_lock(7210418)"))
-            await conn.run_sync(metadata.create_all)
+        """Bring the schema to SCHEMA_VERSION; safe when several instances start at once.
+
+        PostgreSQL serialises starters with an advisory lock held for the transaction. SQLite
+        has no such lock: a starter that loses the race to create a table simply looks again.
+        """
+        for attempt in range(3):
+            try:
+                async with self.engine.begin() as conn:
+                    if self.is_postgres:
+                        await conn.execute(sa.text("SELECT pg_advisory_xact_lock(7210418)"))
+                    await conn.run_sync(metadata.create_all)
+                    current = (await conn.execute(sa.select(sa.func.max(schema_version.c.version)))).scalar()
+                    if current is None or current < SCHEMA_VERSION:
+                        await conn.execute(
+                            schema_version.insert().values(version=SCHEMA_VERSION, applied_at=time.time())
+                        )
+                return
+            except (sa.exc.OperationalError, sa.exc.IntegrityError):
+                if self.is_postgres or attempt == 2:
+                    raise
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -216,25 +337,44 @@ class Store:
         return bound == browser_hash
 
     async def transition(
-        self, session_id: str, from_statuses: tuple[str, ...], to_status: str, **values: Any
+        self,
+        session_id: str,
+        from_statuses: tuple[str, ...],
+        to_status: str,
+        event: WebhookEvent | None = None,
+        **values: Any,
     ) -> bool:
-        """Move a session to `to_status` only if it is in one of `from_statuses`."""
+        """Move a session to `to_status` only if it is in one of `from_statuses`.
+
+        A webhook `event` is recorded in the same transaction, so an app is told of every
+        outcome that happened and of none that did not.
+        """
         async with self.engine.begin() as conn:
-            result = await conn.execute(
-                link_sessions.update()
-                .where(
-                    link_sessions.c.id == session_id,
-                    link_sessions.c.status.in_(from_statuses),
-                )
-                .values(status=to_status, updated_at=time.time(), **values)
-            )
+            moved = await self._transition(conn, session_id, from_statuses, to_status, **values)
+            if moved and event is not None:
+                await conn.execute(webhook_events.insert().values(**_row(event)))
+        return moved
+
+    async def _transition(
+        self,
+        conn: AsyncConnection,
+        session_id: str,
+        from_statuses: tuple[str, ...],
+        to_status: str,
+        **values: Any,
+    ) -> bool:
+        result = await conn.execute(
+            link_sessions.update()
+            .where(link_sessions.c.id == session_id, link_sessions.c.status.in_(from_statuses))
+            .values(status=to_status, updated_at=time.time(), **values)
+        )
         return result.rowcount == 1
 
     # Flows
 
     async def create_flow(self, flow: Flow) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(flows.insert().values(**{f.name: getattr(flow, f.name) for f in fields(flow)}))
+            await conn.execute(flows.insert().values(**_row(flow)))
 
     async def get_flow(self, flow_id: str) -> Flow | None:
         async with self.engine.connect() as conn:
@@ -253,3 +393,262 @@ class Store:
                 )
             ).first()
         return Flow(**row._mapping) if row else None
+
+    # Hand-offs
+
+    async def begin_handoff(self, handoff: Handoff) -> bool:
+        """Record the tokens durably and move the session to `linking`, atomically.
+
+        False (and nothing written) if the session was no longer open, e.g. another tab of the
+        same session got there first.
+        """
+        async with self.engine.begin() as conn:
+            moved = await self._transition(
+                conn,
+                handoff.link_session_id,
+                OPEN_STATUSES,
+                LINKING,
+                provider=handoff.provider,
+                email=handoff.email,
+                error=None,
+                error_description=None,
+            )
+            if not moved:
+                return False
+            await conn.execute(handoffs.insert().values(**_row(handoff)))
+        return True
+
+    async def get_handoff(self, handoff_id: str) -> Handoff | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(handoffs).where(handoffs.c.id == handoff_id))).first()
+        return Handoff(**row._mapping) if row else None
+
+    async def latest_handoff(self, session_id: str) -> Handoff | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(handoffs)
+                    .where(handoffs.c.link_session_id == session_id)
+                    .order_by(handoffs.c.created_at.desc())
+                    .limit(1)
+                )
+            ).first()
+        return Handoff(**row._mapping) if row else None
+
+    async def claim_handoff(self, handoff_id: str, worker: str, lease: float) -> Handoff | None:
+        """Take the lease on one queued hand-off (for the inline first attempt)."""
+        now = time.time()
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    handoffs.update()
+                    .where(handoffs.c.id == handoff_id, *self._claimable(handoffs, now))
+                    .values(claimed_by=worker, claimed_until=now + lease)
+                    .returning(*handoffs.c)
+                )
+            ).first()
+        return Handoff(**row._mapping) if row else None
+
+    async def claim_due_handoffs(self, worker: str, lease: float, limit: int = 10) -> list[Handoff]:
+        rows = await self._claim_due(handoffs, worker, lease, limit)
+        return [Handoff(**r._mapping) for r in rows]
+
+    @staticmethod
+    def _claimable(table: sa.Table, now: float) -> list[Any]:
+        return [
+            table.c.status == QUEUED,
+            sa.or_(table.c.claimed_until.is_(None), table.c.claimed_until < now),
+        ]
+
+    async def _claim_due(self, table: sa.Table, worker: str, lease: float, limit: int) -> list[sa.Row]:
+        """Lease up to `limit` due rows of `table` to `worker`; each row goes to one worker only."""
+        now = time.time()
+        due = sa.select(table.c.id).where(*self._claimable(table, now), table.c.next_attempt_at <= now)
+        due = due.order_by(table.c.next_attempt_at).limit(limit)
+        if self.is_postgres:
+            due = due.with_for_update(skip_locked=True)
+        async with self.engine.begin() as conn:
+            ids = [r[0] for r in (await conn.execute(due)).all()]
+            if not ids:
+                return []
+            # The conditions are repeated: on SQLite the SELECT took no lock, so the UPDATE decides.
+            result = await conn.execute(
+                table.update()
+                .where(table.c.id.in_(ids), *self._claimable(table, now))
+                .values(claimed_by=worker, claimed_until=now + lease)
+                .returning(*table.c)
+            )
+            return [r for r in result.all() if r._mapping["claimed_by"] == worker]
+
+    async def mark_in_flight(self, handoff: Handoff, worker: str) -> bool:
+        """Record, before sending, that an attempt is about to reach Unipile."""
+        now = time.time()
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                handoffs.update()
+                .where(handoffs.c.id == handoff.id, handoffs.c.claimed_by == worker)
+                .values(
+                    in_flight=True,
+                    first_sent_at=sa.func.coalesce(handoffs.c.first_sent_at, now),
+                    attempts=handoffs.c.attempts + 1,
+                    updated_at=now,
+                )
+            )
+        return result.rowcount == 1
+
+    async def retry_handoff(
+        self, handoff: Handoff, worker: str, *, next_attempt_at: float, error: str, ambiguous: bool
+    ) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                handoffs.update()
+                .where(handoffs.c.id == handoff.id, handoffs.c.claimed_by == worker)
+                .values(
+                    next_attempt_at=next_attempt_at,
+                    last_error=error,
+                    in_flight=False,
+                    ambiguous=handoffs.c.ambiguous | ambiguous,
+                    claimed_by=None,
+                    claimed_until=None,
+                    updated_at=time.time(),
+                )
+            )
+
+    async def finish_handoff(
+        self,
+        handoff: Handoff,
+        worker: str,
+        *,
+        session_status: str,
+        event: WebhookEvent | None,
+        account_id: str | None = None,
+        error: str | None = None,
+        error_description: str | None = None,
+    ) -> bool:
+        """Close a hand-off: forget its tokens, settle its session, queue the app's webhook.
+
+        One transaction, guarded by the lease: a worker whose lease was taken over by another
+        writes nothing.
+        """
+        now = time.time()
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                handoffs.update()
+                .where(
+                    handoffs.c.id == handoff.id, handoffs.c.claimed_by == worker, handoffs.c.status == QUEUED
+                )
+                .values(
+                    status=DONE if session_status == LINKED else GAVE_UP,
+                    sealed=None,
+                    in_flight=False,
+                    account_id=account_id,
+                    last_error=error,
+                    claimed_by=None,
+                    claimed_until=None,
+                    updated_at=now,
+                )
+            )
+            if result.rowcount != 1:
+                return False
+            values: dict[str, Any] = {"error": error, "error_description": error_description}
+            if account_id is not None:
+                values["account_id"] = account_id
+            await self._transition(conn, handoff.link_session_id, (LINKING,), session_status, **values)
+            if event is not None:
+                await conn.execute(webhook_events.insert().values(**_row(event)))
+        return True
+
+    async def stalled_linking(self, before: float) -> list[LinkSession]:
+        """Sessions `linking` since before `before` with no hand-off of ours pending: hosted
+        wizards whose confirmation from Unipile never came."""
+        pending = sa.select(handoffs.c.link_session_id).where(handoffs.c.status == QUEUED)
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(link_sessions).where(
+                        link_sessions.c.status == LINKING,
+                        link_sessions.c.updated_at < before,
+                        link_sessions.c.id.not_in(pending),
+                    )
+                )
+            ).all()
+        return [_session_from_row(r) for r in rows]
+
+    async def count_pending_handoffs(self) -> int:
+        async with self.engine.connect() as conn:
+            return (
+                await conn.execute(
+                    sa.select(sa.func.count()).select_from(handoffs).where(handoffs.c.status == QUEUED)
+                )
+            ).scalar_one()
+
+    # Webhook events
+
+    async def claim_due_events(self, worker: str, lease: float, limit: int = 20) -> list[WebhookEvent]:
+        rows = await self._claim_due(webhook_events, worker, lease, limit)
+        return [WebhookEvent(**r._mapping) for r in rows]
+
+    async def settle_event(
+        self,
+        event: WebhookEvent,
+        worker: str,
+        *,
+        delivered: bool,
+        next_attempt_at: float | None,
+        error: str | None,
+    ) -> None:
+        now = time.time()
+        if delivered:
+            values: dict[str, Any] = {"status": DONE, "delivered_at": now}
+        elif next_attempt_at is None:
+            values = {"status": GAVE_UP}
+        else:
+            values = {"next_attempt_at": next_attempt_at}
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                webhook_events.update()
+                .where(webhook_events.c.id == event.id, webhook_events.c.claimed_by == worker)
+                .values(
+                    attempts=webhook_events.c.attempts + 1,
+                    last_error=error,
+                    claimed_by=None,
+                    claimed_until=None,
+                    **values,
+                )
+            )
+
+    async def webhook_events(self) -> list[WebhookEvent]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(webhook_events).order_by(webhook_events.c.created_at))).all()
+        return [WebhookEvent(**r._mapping) for r in rows]
+
+    # Retention
+
+    async def purge(self, now: float, *, session_retention: float, flow_retention: float) -> dict[str, int]:
+        """Delete what has outlived its use: old flows, old sessions (with their hand-offs), and
+        delivered or abandoned webhook events. Pending hand-offs are never purged."""
+        counts: dict[str, int] = {}
+        async with self.engine.begin() as conn:
+            counts["flows"] = (
+                await conn.execute(flows.delete().where(flows.c.expires_at < now - flow_retention))
+            ).rowcount
+            busy = sa.select(handoffs.c.link_session_id).where(handoffs.c.status == QUEUED)
+            counts["link_sessions"] = (
+                await conn.execute(
+                    link_sessions.delete().where(
+                        link_sessions.c.expires_at < now - session_retention,
+                        link_sessions.c.id.not_in(busy),
+                    )
+                )
+            ).rowcount
+            counts["webhook_events"] = (
+                await conn.execute(
+                    webhook_events.delete().where(
+                        webhook_events.c.status != QUEUED,
+                        webhook_events.c.created_at < now - session_retention,
+                    )
+                )
+            ).rowcount
+            # Orphaned hand-off rows of purged sessions go with them (ON DELETE CASCADE on
+            # PostgreSQL and SQLite with foreign_keys on).
+        return counts

@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
@@ -57,6 +58,13 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
+def _wizard_url(data: dict[str, Any], field: str) -> str:
+    url = data.get(field)
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise UnipileRejected(200, "Unexpected answer", f"no {field} in the hosted-auth answer")
+    return url
+
+
 class UnipileClient:
     """Create or reconnect Unipile accounts from OAuth tokens (POST /api/v1/accounts[/{id}])."""
 
@@ -83,6 +91,34 @@ class UnipileClient:
         if reconnect_account:
             return await self.reconnect_account(reconnect_account, body)
         return await self.create_account(body)
+
+    async def account(self, account_id: str) -> dict[str, Any]:
+        return await self.request("GET", f"/api/v1/accounts/{account_id}")
+
+    async def hosted_link_v1(self, body: dict[str, Any]) -> str:
+        """POST /api/v1/hosted/accounts/link → the wizard URL."""
+        data = await self.request("POST", "/api/v1/hosted/accounts/link", json=body)
+        return _wizard_url(data, "url")
+
+    async def hosted_link_v2(self, body: dict[str, Any]) -> str:
+        """POST /v2/auth/link (on the v2 base URL) → the wizard URL."""
+        data = await self.request("POST", "/v2/auth/link", json=body)
+        return _wizard_url(data, "link")
+
+    async def accounts(self, page_size: int = 100, max_pages: int = 20) -> AsyncIterator[dict[str, Any]]:
+        """Every account Unipile lists (GET /api/v1/accounts), following its cursor."""
+        cursor: str | None = None
+        for _ in range(max_pages):
+            params: dict[str, Any] = {"limit": page_size}
+            if cursor:
+                params["cursor"] = cursor
+            data = await self.request("GET", "/api/v1/accounts", params=params)
+            for item in data.get("items") or []:
+                if isinstance(item, dict):
+                    yield item
+            cursor = data.get("cursor")
+            if not cursor:
+                return
 
     async def _link(self, path: str, body: dict[str, Any]) -> str:
         data = await self.request("POST", path, json=body)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -19,6 +20,7 @@ from oauth_service.sandbox.loopback import LoopbackServer
 from oauth_service.settings import load_settings
 
 APP_ORIGIN = "https://app.example.com"
+META_REFRESH = 'http-equiv="refresh"'
 API_KEY = "test-api-key-0123456789"
 CLIENTS = {
     "google": ("sandbox-google-client", "sandbox-google-secret"),
@@ -45,6 +47,10 @@ def service_env(service_url: str, sandbox_url: str, database_url: str, **overrid
         "UNIPILE_API_URL": f"{sandbox_url}/unipile",
         "APP_NAME": "Acme Calendar",
         "UPSTREAM_TIMEOUT_SECONDS": "3",
+        # Retries within a test's patience: first after ~0.2 s, the worker looking every 0.1 s.
+        "HANDOFF_RETRY_BASE_SECONDS": "0.2",
+        "HANDOFF_RETRY_CAP_SECONDS": "1",
+        "WORKER_POLL_SECONDS": "0.1",
     }
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}
@@ -77,16 +83,28 @@ class Browser:
         self.visited.append(url)
         return self.http.get(url, **kwargs)
 
-    def follow(self, response: httpx2.Response, limit: int = 10) -> httpx2.Response:
-        """Follow redirects from `response` until a page, an error, or the app is reached."""
-        for _ in range(limit):
+    def follow(
+        self, response: httpx2.Response, limit: int = 10, refresh_for: float = 30.0
+    ) -> httpx2.Response:
+        """Follow redirects (and meta refreshes, as a browser does) until a page or the app."""
+        deadline = time.monotonic() + refresh_for
+        hops = 0
+        while True:
+            if response.status_code == 200 and META_REFRESH in response.text:
+                if time.monotonic() > deadline:
+                    return response
+                time.sleep(0.1)  # a browser waits the page's 2 s; the outcome is the same
+                response = self.get(str(response.url))
+                continue
             if response.status_code not in (301, 302, 303, 307, 308):
                 return response
             location = urljoin(str(response.url), response.headers["location"])
             if location.startswith(APP_ORIGIN):
                 return response
+            hops += 1
+            if hops > limit:
+                raise AssertionError("too many redirects")
             response = self.get(location)
-        raise AssertionError("too many redirects")
 
     def open_link(self, url: str) -> httpx2.Response:
         response = self.get(url)
@@ -215,3 +233,34 @@ def link(
     consent = browser.choose(page, provider)
     assert consent.status_code == 200, consent.text[:500]
     return created, browser.finish(browser.consent(consent, allow=allow, untick=untick, email=email))
+
+
+def wait_for(predicate: Any, timeout: float = 30.0) -> Any:
+    """Poll `predicate` until it answers something true (which is returned), or fail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def sql(service: RunningService, statement: str, **params: Any) -> list[dict[str, Any]]:
+    """Run one SQL statement against a service's database (SQLite or PostgreSQL), as a DBA would."""
+    import asyncio
+
+    import sqlalchemy as sa
+
+    from oauth_service.store import create_engine
+
+    async def run() -> list[dict[str, Any]]:
+        engine = create_engine(service.env["DATABASE_URL"])
+        try:
+            async with engine.begin() as conn:
+                result = await conn.execute(sa.text(statement), params)
+                return [dict(r._mapping) for r in result] if result.returns_rows else []
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())

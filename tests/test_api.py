@@ -88,8 +88,8 @@ def test_invalid_fields_are_422_naming_the_field(service, fields, field):
     assert field in [e["field"] for e in response.json()["errors"]]
 
 
-def test_unconfigured_provider_is_refused(make_service):
-    service = make_service(MICROSOFT_CLIENT_ID="", MICROSOFT_CLIENT_SECRET="")
+def test_unconfigured_provider_is_refused_when_the_hosted_fallback_is_off(make_service):
+    service = make_service(MICROSOFT_CLIENT_ID="", MICROSOFT_CLIENT_SECRET="", UNIPILE_HOSTED_AUTH="off")
     response = service.api.post(
         "/api/link-sessions",
         json={

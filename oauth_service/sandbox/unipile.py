@@ -13,6 +13,7 @@ import random
 import re
 import secrets
 import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -108,6 +109,7 @@ class RecordedRequest:
     path: str
     json: Any
     headers: Mapping[str, str]
+    received_at: float = field(default_factory=time.monotonic)
 
     def __repr__(self) -> str:
         return (

@@ -116,6 +116,12 @@ def app_stand_in(app_server: LoopbackServer) -> AppStandIn:
 
 
 @pytest.fixture
+def backend() -> str:
+    """SQLite only: both backends are covered over HTTP; what is tested here is the browser."""
+    return "sqlite"
+
+
+@pytest.fixture
 def make_service(
     make_service: Callable[..., RunningService], app_stand_in: AppStandIn
 ) -> Callable[..., RunningService]:

@@ -1,0 +1,248 @@
+"""The fallback: Unipile's hosted-auth wizard, finished exactly as the custom flow finishes.
+
+The same link session, the same redirects back to the app, the same status answers and
+webhooks. v1 confirms the account by calling our notify URL (its success redirect carries no
+account id); v2 brings the browser back with the account id and our signed `state`.
+Everything that comes back is verified before it changes anything: a signed reference, the
+session it names, the browser that owns it, and, once linked, the account it was linked to.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from .errors import LinkError
+from .flow import fail_session, open_session, outcome_redirect, services_of
+from .services import Services
+from .state import StateError, same_browser
+from .store import AUTHORIZING, FAILED, LINKED, LINKING, OPEN_STATUSES, PENDING, LinkSession
+from .unipile import UnipileError
+from .webhooks import event_type, new_event
+
+logger = logging.getLogger(__name__)
+
+UNIPILE_NAMES = {"google": "GOOGLE", "microsoft": "OUTLOOK"}
+FROM_UNIPILE = {
+    "GOOGLE": "google",
+    "GOOGLE_OAUTH": "google",
+    "OUTLOOK": "microsoft",
+    "MICROSOFT": "microsoft",
+}
+V2_CONFIG_KEYS = {"google": "google", "microsoft": "outlook"}
+
+
+def expires_on(ts: float) -> str:
+    """Unipile's timestamp format, exactly `YYYY-MM-DDTHH:MM:SS.sssZ`."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}Z"
+
+
+def wizard_providers(session: LinkSession, only: str | None) -> Any:
+    """What the wizard offers: one provider, every calendar provider, or the session's list."""
+    if only:
+        return [UNIPILE_NAMES[only]]
+    if session.features == ["calendar"] and set(session.providers) >= set(UNIPILE_NAMES):
+        return "*:CALENDAR"
+    return [UNIPILE_NAMES[p] for p in session.providers]
+
+
+async def start(request: Request) -> Response:
+    """GET /link/{token}/hosted[?provider=…]: ask Unipile for a wizard link, send the browser there."""
+    svc = services_of(request)
+    token = request.path_params["token"]
+    if svc.settings.unipile_hosted_auth == "off":
+        raise LinkError("provider_unavailable", status=404)
+    session = await open_session(svc, token)
+    if not same_browser(svc.binding.read(request), session.browser_hash):
+        raise LinkError("browser_mismatch", status=403)
+    only = request.query_params.get("provider")
+    if only is not None and (only not in UNIPILE_NAMES or only not in session.providers):
+        raise LinkError("provider_unavailable", status=404)
+    reference = {"s": session.id, "n": secrets.token_urlsafe(8)}
+    expiry = min(session.expires_at, time.time() + 3600)
+    try:
+        if svc.settings.unipile_hosted_auth == "v2":
+            url = await svc.unipile_v2.hosted_link_v2(_v2_body(svc, session, only, reference, expiry))
+        else:
+            url = await svc.unipile.hosted_link_v1(_v1_body(svc, session, only, reference, expiry))
+    except UnipileError as exc:
+        logger.warning("hosted link refused or unavailable: %s", exc)
+        return await fail_session(svc, session, LinkError("hosted_unavailable"))
+    await svc.store.transition(session.id, OPEN_STATUSES, AUTHORIZING, provider=only)
+    svc.metrics.flows_started.labels("hosted").inc()
+    return RedirectResponse(url, status_code=302)
+
+
+def _v1_body(svc: Services, session: LinkSession, only: str | None, reference: dict, expiry: float) -> dict:
+    public = svc.settings.public_url
+    ref = svc.hosted_refs.sign(reference)
+    body: dict[str, Any] = {
+        "type": "reconnect" if session.reconnect_account else "create",
+        "providers": wizard_providers(session, only),
+        "api_url": svc.settings.unipile_dsn,
+        "expiresOn": expires_on(expiry),
+        "success_redirect_url": f"{public}/hosted/return/{ref}?outcome=success",
+        "failure_redirect_url": f"{public}/hosted/return/{ref}?outcome=failure",
+        "notify_url": f"{public}/hosted/notify/{svc.hosted_notify_refs.sign(reference)}",
+        "name": session.id,
+    }
+    if session.reconnect_account:
+        body["reconnect_account"] = session.reconnect_account
+    return body
+
+
+def _v2_body(svc: Services, session: LinkSession, only: str | None, reference: dict, expiry: float) -> dict:
+    offered = [only] if only else session.providers
+    body: dict[str, Any] = {
+        "providers": wizard_providers(session, only),
+        "redirect_uri": f"{svc.settings.public_url}/hosted/return",
+        "expires_on": expires_on(expiry),
+        "state": svc.hosted_refs.sign(reference),
+        "config": {V2_CONFIG_KEYS[p]: {"oauth_scope": _scopes(svc, p, session.features)} for p in offered},
+    }
+    if session.reconnect_account:
+        body["account_id"] = session.reconnect_account
+    return body
+
+
+def _scopes(svc: Services, provider: str, features: list[str]) -> list[str]:
+    scopes: list[str] = []
+    for feature in features:
+        scopes.extend(s for s in svc.settings.feature_scopes[provider][feature] if s not in scopes)
+    return scopes
+
+
+def _reference(svc: Services, signer_name: str, value: str) -> str:
+    """The session id a signed hosted reference names; StateError if it is not ours."""
+    signer = getattr(svc, signer_name)
+    payload = signer.verify(value, max_age=svc.settings.link_session_max_ttl)
+    if not isinstance(payload, dict) or not isinstance(payload.get("s"), str):
+        raise StateError("malformed hosted reference")
+    return payload["s"]
+
+
+async def _linked(
+    svc: Services, session: LinkSession, account_id: str, provider: str | None
+) -> LinkSession | None:
+    """Record that Unipile linked `account_id` for `session`; None if that contradicts what we know.
+
+    Idempotent: the same account reported twice (notify and return, or a retry) changes nothing.
+    """
+    if session.status == LINKED:
+        return session if session.account_id == account_id else None
+    email = None
+    try:
+        account = await svc.unipile.account(account_id)
+        provider = FROM_UNIPILE.get(str(account.get("type")), provider)
+        params = account.get("connection_params") or {}
+        email = (params.get("mail") or {}).get("username") or account.get("name")
+    except UnipileError as exc:
+        logger.info("hosted: could not read account details: %s", exc)
+    event = None
+    if svc.webhooks is not None:
+        event = new_event(
+            event_type(linked=True, reconnect=bool(session.reconnect_account)),
+            session,
+            provider=provider,
+            account_id=account_id,
+            email=email,
+        )
+    if await svc.store.transition(
+        session.id,
+        (PENDING, AUTHORIZING, LINKING, FAILED),
+        LINKED,
+        event=event,
+        account_id=account_id,
+        provider=provider,
+        email=email,
+        error=None,
+        error_description=None,
+    ):
+        svc.metrics.flows_completed.labels("hosted").inc()
+    return await svc.store.get_link_session(session.id)
+
+
+async def notify(request: Request) -> Response:
+    """POST /hosted/notify/{ref}: Unipile's v1 confirmation that the wizard linked an account."""
+    svc = services_of(request)
+    try:
+        session_id = _reference(svc, "hosted_notify_refs", request.path_params["ref"])
+    except StateError:
+        return JSONResponse({"error": "invalid notify reference"}, status_code=403)
+    try:
+        body = await request.json()
+    except ValueError:
+        return JSONResponse({"error": "body must be JSON"}, status_code=400)
+    if not isinstance(body, dict) or not isinstance(body.get("account_id"), str):
+        return JSONResponse({"error": "account_id is required"}, status_code=400)
+    session = await svc.store.get_link_session(session_id)
+    if session is None or body.get("name") != session.id:
+        return JSONResponse({"error": "unknown link session"}, status_code=404)
+    if body.get("status") not in ("CREATION_SUCCESS", "RECONNECTED"):
+        return JSONResponse({"error": "unexpected status"}, status_code=400)
+    if await _linked(svc, session, body["account_id"], session.provider) is None:
+        logger.warning("hosted notify for session=%s names another account; refused", session.id)
+        return JSONResponse({"error": "this link session is linked to another account"}, status_code=409)
+    return JSONResponse({"status": "ok"})
+
+
+async def v1_return(request: Request) -> Response:
+    """GET /hosted/return/{ref}?outcome=…: the browser back from a v1 wizard."""
+    svc = services_of(request)
+    try:
+        session_id = _reference(svc, "hosted_refs", request.path_params["ref"])
+    except StateError:
+        raise LinkError("state_invalid") from None
+    session = await _owned_session(svc, request, session_id)
+    if session.status == LINKED:
+        return outcome_redirect(svc, session)  # type: ignore[return-value]
+    if request.query_params.get("outcome") != "success":
+        return await fail_session(
+            svc, session, LinkError("provider_error", "The connection was not completed.")
+        )
+    # v1's success redirect carries no account id: wait for Unipile's notify on the finishing page.
+    await svc.store.transition(session.id, (PENDING, AUTHORIZING, FAILED), LINKING)
+    return RedirectResponse(
+        f"{svc.settings.public_url}/finishing/{svc.link_tokens.sign(session.id)}", status_code=303
+    )
+
+
+async def v2_return(request: Request) -> Response:
+    """GET /hosted/return?state=…&account_id=…&provider=… (or error_title): back from a v2 wizard."""
+    svc = services_of(request)
+    params = request.query_params
+    try:
+        session_id = _reference(svc, "hosted_refs", params.get("state", ""))
+    except StateError:
+        raise LinkError("state_invalid") from None
+    session = await _owned_session(svc, request, session_id)
+    account_id = params.get("account_id")
+    if not account_id:
+        if session.status == LINKED:
+            return outcome_redirect(svc, session)  # type: ignore[return-value]
+        title = params.get("error_title", "")[:200] or "The connection was not completed."
+        return await fail_session(svc, session, LinkError("provider_error", f"Unipile said: {title}"))
+    linked = await _linked(svc, session, account_id, FROM_UNIPILE.get(params.get("provider", "")))
+    if linked is None:
+        raise LinkError("state_invalid", "This link was already used for another account.", status=409)
+    return outcome_redirect(svc, linked)  # type: ignore[return-value]
+
+
+async def _owned_session(svc: Services, request: Request, session_id: str) -> LinkSession:
+    session = await svc.store.get_link_session(session_id)
+    if session is None:
+        raise LinkError("state_invalid")
+    if not same_browser(svc.binding.read(request), session.browser_hash):
+        raise LinkError("browser_mismatch")
+    if session.current_status() not in (PENDING, AUTHORIZING, LINKING, FAILED, LINKED):
+        raise LinkError("session_expired", status=410)
+    return session
+
+
+__all__ = ["notify", "start", "v1_return", "v2_return"]
