@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 
+from .logs import configure_logging
 from .settings import ConfigError, Settings, load_settings
-
-# Loggers that could print request details at DEBUG; they stay at WARNING whatever LOG_LEVEL says.
-QUIET_LOGGERS = ("httpx2", "httpx", "httpcore", "hpack", "authlib", "sqlalchemy.engine", "aiosqlite")
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _settings_or_exit() -> Settings:
@@ -38,13 +27,14 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from .app import create_app
 
     settings = _settings_or_exit()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     port = args.port or int(os.environ.get("PORT", "8000"))
     uvicorn.run(
         create_app(settings),
         host=args.host,
         port=port,
         log_level=settings.log_level,
+        log_config=None,  # our handler (JSON lines with request ids) prints uvicorn's records too
         proxy_headers=True,
         access_log=False,
     )
@@ -53,14 +43,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
 def cmd_check_config(args: argparse.Namespace) -> None:
     from .check import report
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print("The configuration cannot run:")
-        for problem in exc.problems:
-            print(f"  - {problem}")
-        raise SystemExit(2) from None
-    print(report(settings))
+    text, ok = report()
+    print(text)
+    if not ok:
+        raise SystemExit(2)
 
 
 def cmd_link(args: argparse.Namespace) -> None:

@@ -17,6 +17,8 @@ from starlette.staticfiles import StaticFiles
 
 from . import api, flow, hosted
 from .errors import ApiProblem, LinkError
+from .logs import RequestIdMiddleware, loggable_path
+from .metrics import metrics_endpoint
 from .pages import PACKAGE_TEMPLATES
 from .security import SecurityHeadersMiddleware
 from .services import Services
@@ -68,7 +70,7 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def on_server_error(request: Request, exc: Exception) -> Response:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    logger.exception("unhandled error on %s %s", request.method, loggable_path(request.url.path))
     if _is_api(request):
         return await on_api_problem(request, ApiProblem(500, "Internal Server Error"))
     return await on_link_error(request, LinkError("server_error", status=500))
@@ -88,6 +90,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/hosted/notify/{ref}", hosted.notify, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/theme.css", theme, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
@@ -104,7 +107,10 @@ def create_app(settings: Settings) -> Starlette:
 
     return Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
+        ],
         exception_handlers={
             LinkError: on_link_error,
             ApiProblem: on_api_problem,

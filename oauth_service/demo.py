@@ -25,7 +25,6 @@ from starlette.routing import Mount, Route
 
 from .app import create_app
 from .errors import ERRORS, LinkError
-from .pages import describe
 from .sandbox import Sandbox
 from .settings import is_loopback_host, load_settings
 
@@ -97,13 +96,12 @@ def build_demo_app(base_url: str, database_url: str) -> Starlette:
             answer = await api.get(f"/api/link-sessions/{params['link_session']}")
             session = answer.json() if answer.status_code == 200 else None
         error = params.get("error")
-        explanation = None
+        title = explanation = None
         if error in ERRORS:
-            explanation = describe(LinkError(error), "the demo app", session and session["features"])
+            title, explanation = pages().explain(request, LinkError(error), session and session["features"])
         return pages().render(
             request, "demo/result.html", params=dict(params), session=session,
-            error=error, error_title=ERRORS[error].title if error in ERRORS else None,
-            explanation=explanation,
+            error=error, error_title=title, explanation=explanation,
         )
 
     @contextlib.asynccontextmanager
@@ -134,12 +132,12 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000) -> None:
             file=sys.stderr,
         )
         raise SystemExit(2)
-    from .__main__ import configure_logging
+    from .logs import configure_logging
 
-    configure_logging("info")
+    configure_logging("info", "text")
     url_host = f"[{host}]" if ":" in host else host
     base_url = f"http://{url_host}:{port}"
     with tempfile.TemporaryDirectory(prefix="oauth-service-demo-") as tmp:
         app = build_demo_app(base_url, f"sqlite:///{Path(tmp) / 'demo.db'}")
         print(f"\n  Demo running: open {base_url}/ in your browser (Ctrl+C to stop).\n", flush=True)
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning", log_config=None)

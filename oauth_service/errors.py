@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .i18n import N_
+
 
 @dataclass(frozen=True)
 class ErrorText:
@@ -18,88 +20,89 @@ class ErrorText:
 
 
 # The documented error codes. Apps script against these names: add, never rename.
+# The texts are English msgids, marked for extraction and translated when shown (pages.py).
 ERRORS: dict[str, ErrorText] = {
     "access_denied": ErrorText(
-        "You didn't give permission",
-        "The connection was cancelled on the sign-in screen. If that was a mistake, try again "
-        "and choose Allow.",
+        N_("You didn't give permission"),
+        N_("The connection was cancelled on the sign-in screen. If that was a mistake, try again "
+          "and choose Allow."),
     ),
     "missing_scopes": ErrorText(
-        "Some permissions were not ticked",
-        "The account was not connected because a permission it needs was unticked. Try again "
-        "and keep the {features} box ticked.",
+        N_("Some permissions were not ticked"),
+        N_("The account was not connected because a permission it needs was unticked. Try again "
+          "and keep the {features} box ticked."),
     ),
     "no_refresh_token": ErrorText(
-        "The account could not stay connected",
-        "The provider did not grant lasting access, so the connection would stop working within "
-        "the hour. Try again; if it keeps happening, remove the app from your account's "
-        "third-party access settings first.",
+        N_("The account could not stay connected"),
+        N_("The provider did not grant lasting access, so the connection would stop working within "
+          "the hour. Try again; if it keeps happening, remove the app from your account's "
+          "third-party access settings first."),
     ),
     "admin_consent_required": ErrorText(
-        "Your organisation needs to approve this app",
-        "Your organisation only allows apps its administrator has approved. Ask your IT "
-        "administrator to approve {app_name}, then try again.",
+        N_("Your organisation needs to approve this app"),
+        N_("Your organisation only allows apps its administrator has approved. Ask your IT "
+          "administrator to approve {app_name}, then try again."),
     ),
     "provider_error": ErrorText(
-        "The sign-in provider reported a problem",
-        "Something went wrong on the sign-in provider's side. Please try again in a moment.",
+        N_("The sign-in provider reported a problem"),
+        N_("Something went wrong on the sign-in provider's side. Please try again in a moment."),
     ),
     "id_token_invalid": ErrorText(
-        "The sign-in answer could not be verified",
-        "We could not confirm the sign-in was genuine, so nothing was connected. Please try again.",
+        N_("The sign-in answer could not be verified"),
+        N_("We could not confirm the sign-in was genuine, so nothing was connected. Please try again."),
     ),
     "state_invalid": ErrorText(
-        "This sign-in link is not valid",
-        "The sign-in answer did not match a connection started here, or it was already used. "
-        "Go back to {app_name} and start again.",
+        N_("This sign-in link is not valid"),
+        N_("The sign-in answer did not match a connection started here, or it was already used. "
+          "Go back to {app_name} and start again."),
         retryable=False,
     ),
     "browser_mismatch": ErrorText(
-        "Please use the same browser",
-        "The sign-in finished in a different browser from the one it started in, so it was "
-        "stopped for your safety. Open the link again and finish in the same browser.",
+        N_("Please use the same browser"),
+        N_("The sign-in finished in a different browser from the one it started in, so it was "
+          "stopped for your safety. Open the link again and finish in the same browser."),
         retryable=False,
     ),
     "state_expired": ErrorText(
-        "The sign-in took too long",
-        "The sign-in screen was open for too long. Please try again.",
+        N_("The sign-in took too long"),
+        N_("The sign-in screen was open for too long. Please try again."),
     ),
     "session_expired": ErrorText(
-        "This link has expired",
-        "This connection link has expired or was already used. Go back to {app_name} to get a new one.",
+        N_("This link has expired"),
+        N_("This connection link has expired or was already used. Go back to {app_name} to get a new one."),
         retryable=False,
     ),
     "provider_unavailable": ErrorText(
-        "This sign-in option is not available",
-        "This way of connecting is not available for this link. Go back and choose another.",
+        N_("This sign-in option is not available"),
+        N_("This way of connecting is not available for this link. Go back and choose another."),
         retryable=False,
     ),
     "unipile_rejected": ErrorText(
-        "The account could not be connected",
-        "Your sign-in worked, but the account could not be connected. Please try again, or use "
-        "another way to connect.",
+        N_("The account could not be connected"),
+        N_("Your sign-in worked, but the account could not be connected. Please try again, or use "
+          "another way to connect."),
     ),
     "unipile_unavailable": ErrorText(
-        "The connection service is unavailable",
-        "Your sign-in worked, but the connection service did not answer in time. Please try again later.",
+        N_("The connection service is unavailable"),
+        N_("Your sign-in worked, but the connection service did not answer in time. Please try again later."),
     ),
     "hosted_unavailable": ErrorText(
-        "The other ways to connect are unavailable",
-        "The connection service could not open its sign-in page just now. Please try again in a "
-        "moment, or go back to {app_name}.",
+        N_("The other ways to connect are unavailable"),
+        N_("The connection service could not open its sign-in page just now. Please try again in a "
+          "moment, or go back to {app_name}."),
     ),
     "rate_limited": ErrorText(
-        "Too many attempts",
-        "Too many attempts were made from here in a short time. Wait a minute and try again.",
+        N_("Too many attempts"),
+        N_("Too many attempts were made from here in a short time. Wait a minute and try again."),
     ),
     "not_found": ErrorText(
-        "Page not found",
-        "There is nothing at this address. Go back to {app_name} and start again.",
+        N_("Page not found"),
+        N_("There is nothing at this address. Go back to {app_name} and start again."),
         retryable=False,
     ),
     "server_error": ErrorText(
-        "Something went wrong",
-        "Something went wrong on our side. Nothing was lost; please try again in a moment.",
+        N_("Something went wrong"),
+        N_("Something went wrong on our side. Nothing was lost; please try again in a moment."),
     ),
 }
 

@@ -128,6 +128,7 @@ async def start(request: Request) -> Response:
         error.status = 503
         return svc.pages.error(request, error, retry_url=f"/link/{token}")
     await svc.store.begin_flow(flow)
+    svc.metrics.flows_started.labels(name).inc()
     return RedirectResponse(url, status_code=302)
 
 
@@ -283,6 +284,7 @@ async def fail_session(svc: Services, session: LinkSession, error: LinkError) ->
         error=error.code,
         error_description=error.description,
     )
+    svc.metrics.flows_failed.labels(session.provider or "none", error.code).inc()
     logger.info("link failed session=%s error=%s", session.id, error.code)
     return _failure_response(svc, session, error)
 

@@ -29,6 +29,7 @@ import time
 from typing import Any
 
 from .errors import LinkError
+from .metrics import Metrics
 from .pages import describe
 from .providers import Identity, Provider
 from .sealing import Sealer, SealError
@@ -68,6 +69,7 @@ class Handoffs:
         store: Store,
         unipile: UnipileClient,
         webhooks_enabled: bool,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -76,6 +78,7 @@ class Handoffs:
         self.webhooks_enabled = webhooks_enabled
         self.worker_id = "w_" + secrets.token_hex(6)
         self.lease = settings.handoff_lease
+        self.metrics = metrics or Metrics()
 
     async def begin(
         self, session: LinkSession, flow: Flow, provider: Provider, token: dict[str, Any], identity: Identity
@@ -157,11 +160,14 @@ class Handoffs:
                     return
             if not await self.store.mark_in_flight(handoff, self.worker_id, self.lease):
                 return  # the lease expired and may be another worker's now
+            sent_at = time.perf_counter()
             try:
                 async with asyncio.timeout(timeout + 2):
                     account_id = await self.unipile.link(body, handoff.reconnect_account)
             except TimeoutError:
                 raise UnipileUnavailable("no answer in time", sent=True) from None
+            finally:
+                self.metrics.handoff_seconds.observe(time.perf_counter() - sent_at)
         except UnipileRejected as exc:
             logger.warning("handoff %s: unipile refused: %s %s", handoff.id, exc.status, exc.title)
             detail = f"Unipile said: {exc.title}" + (f" — {exc.detail}" if exc.detail else "")
@@ -219,6 +225,7 @@ class Handoffs:
         if await self.store.finish_handoff(
             handoff, self.worker_id, session_status=LINKED, event=event, account_id=account_id
         ):
+            self.metrics.flows_completed.labels(handoff.provider).inc()
             logger.info("linked session=%s provider=%s", session.id, handoff.provider)
 
     async def _fail(self, handoff: Handoff, session: LinkSession, error: LinkError) -> None:
@@ -233,14 +240,15 @@ class Handoffs:
                 error=error.code,
                 error_description=description,
             )
-        await self.store.finish_handoff(
+        if await self.store.finish_handoff(
             handoff,
             self.worker_id,
             session_status=FAILED,
             event=event,
             error=error.code,
             error_description=error.description,
-        )
+        ):
+            self.metrics.flows_failed.labels(handoff.provider, error.code).inc()
 
 
 def scrub_tokens(text: str, body: dict[str, Any]) -> str:

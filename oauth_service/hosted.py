@@ -69,6 +69,7 @@ async def start(request: Request) -> Response:
         logger.warning("hosted link refused or unavailable: %s", exc)
         return await fail_session(svc, session, LinkError("hosted_unavailable"))
     await svc.store.transition(session.id, OPEN_STATUSES, AUTHORIZING, provider=only)
+    svc.metrics.flows_started.labels("hosted").inc()
     return RedirectResponse(url, status_code=302)
 
 
@@ -169,6 +170,8 @@ async def _confirm(svc: Services, session: LinkSession, account_id: str, issued_
     )
     if outcome == "conflict":
         raise LinkError("state_invalid", "This link was already used for another account.", status=409)
+    if outcome == "linked":
+        svc.metrics.flows_completed.labels("hosted").inc()
     settled = await svc.store.get_link_session(session.id)
     assert settled is not None
     return settled

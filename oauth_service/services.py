@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .handoff import Handoffs
+from .metrics import Metrics
 from .pages import Pages
 from .providers import Provider, build_providers
 from .settings import Settings
@@ -32,6 +33,7 @@ class Services:
     hosted_notify_refs: Signer
     binding: BrowserBinding
     pages: Pages
+    metrics: Metrics
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -43,7 +45,10 @@ class Services:
             if settings.webhook_url
             else None
         )
-        handoffs = Handoffs(settings, store, unipile, webhooks_enabled=webhooks is not None)
+        metrics = Metrics()
+        handoffs = Handoffs(
+            settings, store, unipile, webhooks_enabled=webhooks is not None, metrics=metrics
+        )
         worker = Worker(
             store,
             handoffs,
@@ -74,6 +79,7 @@ class Services:
             hosted_notify_refs=Signer(settings.secret_keys, "hosted-v1-notify"),
             binding=BrowserBinding(settings.secure_cookies),
             pages=Pages(settings),
+            metrics=metrics,
         )
 
     async def start(self, *, worker: bool = True) -> None:

@@ -102,6 +102,9 @@ class Settings:
     handoff_deadline: float = 24 * 3600.0
     worker_poll: float = 1.0
     session_retention: float = 7 * 24 * 3600.0
+    log_format: str = "json"
+    metrics_token: str = ""
+    templates_dir: str = ""
 
     @property
     def handoff_lease(self) -> float:
@@ -310,6 +313,16 @@ def load_settings(
     if log_level not in ("debug", "info", "warning", "error"):
         problems.append(f"LOG_LEVEL={log_level!r} must be debug, info, warning or error.")
 
+    log_format = get("LOG_FORMAT", "json").lower()
+    if log_format not in ("json", "text"):
+        problems.append(f"LOG_FORMAT={log_format!r} must be json or text.")
+    metrics_token = get("METRICS_TOKEN")
+    if metrics_token and len(metrics_token) < 16:
+        problems.append("METRICS_TOKEN must be at least 16 characters long (it guards /metrics).")
+    templates_dir = get("TEMPLATES_DIR")
+    if templates_dir and not Path(templates_dir).is_dir():
+        problems.append(f"TEMPLATES_DIR={templates_dir!r} is not a directory.")
+
     settings = Settings(
         public_url=public_url,
         secret_keys=secret_keys,
@@ -339,6 +352,9 @@ def load_settings(
         handoff_deadline=float(number("HANDOFF_DEADLINE_SECONDS", 24 * 3600.0, float)),
         worker_poll=float(number("WORKER_POLL_SECONDS", 1.0, float)),
         session_retention=float(number("SESSION_RETENTION_SECONDS", 7 * 24 * 3600.0, float)),
+        log_format=log_format,
+        metrics_token=metrics_token,
+        templates_dir=templates_dir,
     )
     if not 60 <= settings.link_session_ttl <= settings.link_session_max_ttl:
         problems.append(

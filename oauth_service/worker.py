@@ -110,6 +110,7 @@ class Worker:
     async def _deliver(self, event: WebhookEvent) -> None:
         assert self.webhooks is not None
         error = await self.webhooks.deliver(event)
+        self.handoffs.metrics.webhook_deliveries.labels("delivered" if error is None else "failed").inc()
         next_at = None
         if error is not None:
             delay = backoff(event.attempts + 1, self.retry_base, self.retry_cap)

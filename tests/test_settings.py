@@ -91,8 +91,8 @@ def test_dotenv_file_is_read(tmp_path):
 
 
 def test_check_config_prints_redirect_uris_and_the_unipile_reminder():
-    text = report(load_settings(BASE | {"MICROSOFT_CLIENT_ID": "m", "MICROSOFT_CLIENT_SECRET": "s"},
-                                env_file=None))
+    text, ok = report(BASE | {"MICROSOFT_CLIENT_ID": "m", "MICROSOFT_CLIENT_SECRET": "s"})
+    assert ok
     assert "https://link.example.com/oauth/google/callback" in text
     assert "https://link.example.com/oauth/microsoft/callback" in text
     assert "Unipile's dashboard" in text
