@@ -14,10 +14,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import api, flow, hosted
-from .errors import ApiProblem, LinkError
+from . import api, flow, hosted, openapi
+from .errors import ApiProblem, LinkError, problem_response
 from .pages import PACKAGE_TEMPLATES
-from .security import SecurityHeadersMiddleware
+from .ratelimit import RateLimitMiddleware, rule
+from .requestsize import RequestSizeMiddleware
+from .security import SecurityHeadersMiddleware, add_security_headers
 from .services import Services
 from .settings import Settings
 
@@ -53,9 +55,7 @@ async def on_link_error(request: Request, exc: Exception) -> Response:
 
 async def on_api_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiProblem)
-    return JSONResponse(
-        exc.to_dict(), status_code=exc.status, headers=exc.headers, media_type="application/problem+json"
-    )
+    return problem_response(exc)
 
 
 async def on_http_exception(request: Request, exc: Exception) -> Response:
@@ -69,8 +69,11 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
 async def on_server_error(request: Request, exc: Exception) -> Response:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     if _is_api(request):
-        return await on_api_problem(request, ApiProblem(500, "Internal Server Error"))
-    return await on_link_error(request, LinkError("server_error", status=500))
+        response = await on_api_problem(request, ApiProblem(500, "Internal Server Error"))
+    else:
+        response = await on_link_error(request, LinkError("server_error", status=500))
+    # Starlette sends this answer from outside every middleware, so it needs its headers here.
+    return add_security_headers(response, hsts=request.app.state.services.settings.secure_cookies)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -85,6 +88,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/hosted/return", hosted.v2_return, methods=["GET"]),
         Route("/hosted/return/{ref}", hosted.v1_return, methods=["GET"]),
         Route("/hosted/notify/{ref}", hosted.notify, methods=["POST"]),
+        Route("/openapi.json", openapi.serve, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/theme.css", theme, methods=["GET"]),
@@ -103,7 +107,21 @@ def create_app(settings: Settings) -> Starlette:
 
     return Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)],
+        middleware=[
+            Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
+            Middleware(
+                RequestSizeMiddleware, max_body=settings.max_body_bytes, max_url=settings.max_url_bytes
+            ),
+            Middleware(
+                RateLimitMiddleware,
+                rules=[
+                    rule("start", r"^/link/[^/]+/[^/]+$", settings.rate_limit_start),
+                    rule("callback", r"^/oauth/[^/]+/callback$", settings.rate_limit_callback),
+                    rule("api", r"^/api/", settings.rate_limit_api),
+                ],
+                auth_failures=rule("api-auth-failures", r"^/api/", settings.rate_limit_api_auth_failures),
+            ),
+        ],
         exception_handlers={
             LinkError: on_link_error,
             ApiProblem: on_api_problem,

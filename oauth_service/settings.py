@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import limits
 from dotenv import dotenv_values
 
 CONFIG_DIR = Path(os.environ.get("OAUTH_SERVICE_CONFIG_DIR", Path(__file__).parent.parent / "config"))
@@ -89,6 +90,13 @@ class Settings:
     handoff_deadline: float = 24 * 3600.0
     worker_poll: float = 1.0
     session_retention: float = 7 * 24 * 3600.0
+    # Per-client rate limits (`limits` notation such as "60/minute"; None: off), see ratelimit.py.
+    rate_limit_start: str | None = "60/minute"
+    rate_limit_callback: str | None = "60/minute"
+    rate_limit_api: str | None = "1200/minute"
+    rate_limit_api_auth_failures: str | None = "20/minute"
+    max_body_bytes: int = 64 * 1024
+    max_url_bytes: int = 8 * 1024
 
     @property
     def handoff_lease(self) -> float:
@@ -146,14 +154,14 @@ def load_settings(
     def listed(name: str) -> tuple[str, ...]:
         return tuple(item.strip() for item in get(name).split(",") if item.strip())
 
-    def number(name: str, default: float, kind: type = int) -> float:
+    def number(name: str, default: float, kind: type = int, unit: str = "seconds") -> float:
         raw = get(name)
         if not raw:
             return default
         try:
             value = kind(raw)
         except ValueError:
-            problems.append(f"{name}={raw!r} is not a number; give a whole number of seconds.")
+            problems.append(f"{name}={raw!r} is not a number; give a whole number of {unit}.")
             return default
         if value <= 0:
             problems.append(f"{name} must be greater than zero.")
@@ -279,6 +287,20 @@ def load_settings(
     if log_level not in ("debug", "info", "warning", "error"):
         problems.append(f"LOG_LEVEL={log_level!r} must be debug, info, warning or error.")
 
+    def rate(name: str, default: str) -> str | None:
+        raw = get(name, default)
+        if raw.lower() in ("off", "0", "none"):
+            return None
+        try:
+            limits.parse(raw)
+        except ValueError:
+            problems.append(
+                f"{name}={raw!r} is not a rate limit; write it as N/second, N/minute or N/hour "
+                "(e.g. 60/minute), or off."
+            )
+            return default
+        return raw
+
     settings = Settings(
         public_url=public_url,
         secret_keys=secret_keys,
@@ -308,6 +330,12 @@ def load_settings(
         handoff_deadline=float(number("HANDOFF_DEADLINE_SECONDS", 24 * 3600.0, float)),
         worker_poll=float(number("WORKER_POLL_SECONDS", 1.0, float)),
         session_retention=float(number("SESSION_RETENTION_SECONDS", 7 * 24 * 3600.0, float)),
+        rate_limit_start=rate("RATE_LIMIT_START", "60/minute"),
+        rate_limit_callback=rate("RATE_LIMIT_CALLBACK", "60/minute"),
+        rate_limit_api=rate("RATE_LIMIT_API", "1200/minute"),
+        rate_limit_api_auth_failures=rate("RATE_LIMIT_API_AUTH_FAILURES", "20/minute"),
+        max_body_bytes=int(number("MAX_BODY_BYTES", 64 * 1024, unit="bytes")),
+        max_url_bytes=int(number("MAX_URL_BYTES", 8 * 1024, unit="bytes")),
     )
     if problems:
         raise ConfigError(problems)
