@@ -6,7 +6,19 @@ from collections.abc import Iterator
 
 import pytest
 
+from oauth_service.sandbox.loopback import LoopbackServer
+
+from ..support import RunningService
 from .helpers import RecordingBrowser
+
+
+@pytest.fixture(scope="module")
+def shared_service(sandbox_server: LoopbackServer, tmp_path_factory) -> Iterator[RunningService]:
+    """One service for a module's many API-only probes (no flows: nothing to keep apart)."""
+    db = tmp_path_factory.mktemp("shared") / "service.db"
+    service = RunningService(sandbox_server.app.state.sandbox, sandbox_server.url, f"sqlite:///{db}")
+    yield service
+    service.stop()
 
 
 @pytest.fixture
