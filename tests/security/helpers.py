@@ -4,6 +4,7 @@ that say an attack got nowhere (no token exchange, no Unipile call)."""
 from __future__ import annotations
 
 import hashlib
+import socket
 import sqlite3
 import time
 from base64 import urlsafe_b64encode
@@ -127,3 +128,22 @@ def set_binding_cookie(browser: Browser, value: str) -> None:
         if "oauth_binding" in c.name:
             browser.http.cookies.delete(c.name, domain=c.domain, path=c.path)
             browser.http.cookies.set(c.name, value, domain=c.domain, path=c.path)
+
+
+def raw_request(port: int, head: bytes) -> bytes:
+    """Send bytes no HTTP client would, answer what came back (the status line is enough)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        try:
+            sock.sendall(head)
+        except OSError:
+            pass  # the server may close before reading everything: its answer is what counts
+        answer = b""
+        while len(answer) < 64:
+            try:
+                chunk = sock.recv(4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            answer += chunk
+    return answer

@@ -3,7 +3,6 @@ that could reach a header, and requests too large to be anything but an attack."
 
 from __future__ import annotations
 
-import socket
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
@@ -14,6 +13,7 @@ from .helpers import (
     assert_failure_redirect,
     assert_no_unipile_call,
     assert_refused_cleanly,
+    raw_request,
     to_callback,
 )
 
@@ -153,25 +153,6 @@ def test_oversized_query_on_the_api_is_a_414_problem(shared_service, sandbox):
     assert response.status_code == 414
     assert response.headers["content-type"] == "application/problem+json"
     assert_refused_cleanly(sandbox)
-
-
-def raw_request(port: int, head: bytes) -> bytes:
-    """Send bytes no HTTP client would, answer what came back (the status line is enough)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        try:
-            sock.sendall(head)
-        except OSError:
-            pass  # the server may close before reading everything: its answer is what counts
-        answer = b""
-        while len(answer) < 64:
-            try:
-                chunk = sock.recv(4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            answer += chunk
-    return answer
 
 
 @pytest.mark.parametrize("size", [100_000, 1_000_000])
