@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import socket
-import sqlite3
 import time
 from base64 import urlsafe_b64encode
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx2
 
-from ..support import APP_ORIGIN, Browser, RunningService
+from ..support import APP_ORIGIN, Browser, RunningService, sql
 
 
 @dataclass
@@ -98,20 +97,14 @@ def assert_failure_redirect(response: httpx2.Response, code: str) -> None:
     assert parse_qs(urlsplit(location).query)["error"] == [code], location
 
 
-def db_path(service: RunningService) -> str:
-    return service.env["DATABASE_URL"].removeprefix("sqlite:///")
-
-
 def expire_session(service: RunningService, session_id: str) -> None:
     """Move a session's expiry into the past, as the clock would."""
-    with sqlite3.connect(db_path(service)) as db:
-        db.execute("UPDATE link_sessions SET expires_at = ? WHERE id = ?", (time.time() - 1, session_id))
+    sql(service, "UPDATE link_sessions SET expires_at = :t WHERE id = :id", t=time.time() - 1, id=session_id)
 
 
 def code_verifiers(service: RunningService) -> list[str]:
     """The PKCE verifiers the service holds for its flows (read from its database)."""
-    with sqlite3.connect(db_path(service)) as db:
-        return [row[0] for row in db.execute("SELECT code_verifier FROM flows")]
+    return [row["code_verifier"] for row in sql(service, "SELECT code_verifier FROM flows")]
 
 
 def s256(verifier: str) -> str:

@@ -6,6 +6,9 @@ hash the flow records; a link session is bound to the first browser that opens i
 
 from __future__ import annotations
 
+import pytest
+
+from ..conftest import BACKENDS
 from .helpers import (
     RecordingBrowser,
     assert_error_page,
@@ -54,6 +57,7 @@ def test_forwarded_callback_burns_nothing_for_the_rightful_browser(service, brow
     assert browser.finish(browser.get(callback)).ok
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_link_opened_in_a_second_browser_after_the_first_is_refused(service, browser, other_browser, sandbox):
     created = service.create_session()
     browser.open_link(created["url"])
@@ -74,12 +78,17 @@ def test_start_without_opening_the_link_first_is_refused(service, browser, sandb
     assert_refused_cleanly(sandbox)
 
 
-def test_link_reused_after_it_linked_is_refused(service, browser, sandbox):
+def test_link_reused_after_it_linked_is_refused(service, browser, other_browser, sandbox):
     created, callback = to_callback(service, browser)
-    assert browser.finish(browser.get(callback)).ok
+    outcome = browser.finish(browser.get(callback))
+    assert outcome.ok
     sandbox.reset()
-    assert_error_page(browser.get(created["url"]), "session_expired", 410)
+    # Its own browser coming back is shown where it ended; nothing new can start, from anywhere.
+    again = browser.get(created["url"])
+    assert again.status_code == 303 and again.headers["location"] == outcome.url
     assert_error_page(browser.get(created["url"] + "/google"), "session_expired", 410)
+    assert_error_page(other_browser.get(created["url"]), "session_expired", 410)
+    assert_error_page(other_browser.get(created["url"] + "/google"), "session_expired", 410)
     assert_refused_cleanly(sandbox)
 
 

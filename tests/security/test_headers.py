@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import httpx2
 import pytest
 
-from .helpers import db_path, to_callback
+from ..support import sql
+from .helpers import to_callback
 
 REQUIRED = {
     "content-security-policy": "frame-ancestors 'none'",
@@ -77,9 +76,8 @@ def test_static_files_carry_the_headers(shared_service):
 def test_unhandled_error_pages_carry_the_headers(service, browser):
     # Break the database under the running service: a 500, answered outside every middleware.
     created = service.create_session()
-    with sqlite3.connect(db_path(service)) as db:
-        db.execute("DROP TABLE flows")
-        db.execute("DROP TABLE link_sessions")
+    for table in ("flows", "handoffs", "webhook_events", "link_sessions"):
+        sql(service, f"DROP TABLE IF EXISTS {table}")
     api = service.api.get(f"/api/link-sessions/{created['id']}")
     assert api.status_code == 500 and api.headers["content-type"] == "application/problem+json"
     assert_hardened(api)
