@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from oauth_service.sandbox import Fault
+
 from ..conftest import BACKENDS
 from .helpers import (
     RecordingBrowser,
@@ -98,3 +100,17 @@ def test_expired_link_is_refused(service, browser, sandbox):
     assert_error_page(browser.get(created["url"]), "session_expired", 410)
     assert_error_page(browser.get(created["url"] + "/microsoft"), "session_expired", 410)
     assert_refused_cleanly(sandbox)
+
+
+def test_finishing_page_of_someone_elses_link_shows_them_nothing(service, browser, other_browser, sandbox):
+    # While a hand-off is pending the browser waits on /finishing/{link token}; that page (and
+    # its JSON poll) tells the outcome, account id included, to the owning browser only.
+    sandbox.unipile.enqueue(*[Fault.status(503)] * 3)
+    _, callback = to_callback(service, browser)
+    waiting = browser.get(callback)
+    assert waiting.status_code == 303 and "/finishing/" in waiting.headers["location"]
+    finishing = waiting.headers["location"]
+    assert_error_page(other_browser.get(finishing), "browser_mismatch", 403)
+    assert_error_page(other_browser.get(finishing + "?poll=1"), "browser_mismatch", 403)
+    assert browser.finish(browser.get(finishing)).ok
+    assert_error_page(other_browser.get(finishing + "?poll=1"), "browser_mismatch", 403)

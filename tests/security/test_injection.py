@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, quote, urlsplit
 
+import httpx2
 import pytest
 
 from ..support import APP_ORIGIN, link
@@ -173,3 +174,13 @@ def test_malformed_content_length_is_refused_never_500(shared_service, sandbox):
     status_line = raw_request(shared_service.server.port, head).split(b"\r\n", 1)[0]
     assert status_line.split(b" ")[1] in (b"400", b"413"), status_line
     assert_no_unipile_call(sandbox)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/static/../settings.py", "/static/%2e%2e/settings.py", "/static/..%2fapp.py", "/static//etc/passwd"],
+)
+def test_path_traversal_out_of_static_files_is_refused(shared_service, path):
+    response = httpx2.get(f"{shared_service.url}{path}")
+    assert response.status_code in (400, 404), response.status_code
+    assert "SECRET_KEYS" not in response.text and "root:" not in response.text
