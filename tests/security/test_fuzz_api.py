@@ -1,13 +1,17 @@
 """Schemathesis against the running service: for every request the published OpenAPI document
-allows (and many it does not), no 5xx, and every answer conforms to the document."""
+allows (and many it does not), no 5xx, and every answer conforms to the document; and the
+browser routes, fuzzed with Hypothesis, answer anything with a branded page."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import quote
 
+import httpx2
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
@@ -63,3 +67,35 @@ def test_the_api_answers_every_generated_request_as_documented(fuzzed_service, m
             case.call_and_validate(headers={"Authorization": f"Bearer {API_KEY}"}, checks=checks)
 
         answers_as_documented()
+
+
+QUERY_VALUES = st.text(max_size=80) | st.sampled_from(["", "access_denied", "https://attacker.example"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(
+    route=st.sampled_from(["/oauth/google/callback", "/oauth/microsoft/callback", "/oauth/x/callback"]),
+    params=st.dictionaries(
+        st.sampled_from(["state", "code", "error", "error_description", "iss", "scope", "session_state"]),
+        QUERY_VALUES,
+        max_size=5,
+    ),
+    token=st.text(alphabet=st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=60),
+)
+def test_browser_routes_answer_any_input_with_a_page_never_a_5xx(fuzzed_service, route, params, token):
+    # The callback with any query, and link/finishing URLs with any token: always a branded page.
+    base = fuzzed_service.url
+    quoted = quote(token, safe="")
+    with httpx2.Client(timeout=10) as http:
+        answers = [
+            http.get(base + route, params=params),
+            http.get(f"{base}/link/{quoted}"),
+            http.get(f"{base}/link/{quoted}/google"),
+            http.get(f"{base}/finishing/{quoted}", params={"poll": "1"}),
+        ]
+    for response in answers:
+        url = str(response.url)
+        assert response.status_code < 500, (url, params, response.status_code)
+        assert response.headers["content-type"].startswith("text/html"), (url, response.headers)
+        assert response.headers["cache-control"] == "no-store"
+        assert "Traceback" not in response.text
