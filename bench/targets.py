@@ -104,6 +104,12 @@ class Bench:
             "UNIPILE_API_URL": f"{sandbox}/unipile",
             "UNIPILE_API_KEY": UNIPILE_API_KEY,
             "APP_NAME": "Bench Calendar",
+            # Every simulated browser comes from 127.0.0.1: per-client limits would cap the load
+            # generator, not measure the service. Real clients each have their own address.
+            "RATE_LIMIT_START": "off",
+            "RATE_LIMIT_CALLBACK": "off",
+            "RATE_LIMIT_API": "off",
+            "RATE_LIMIT_API_AUTH_FAILURES": "off",
         }
         if spec.workers > 1:
             # Several processes would race to create the tables; create them once beforehand.

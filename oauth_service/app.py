@@ -15,12 +15,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import api, flow, hosted
-from .errors import ApiProblem, LinkError
+from . import api, flow, hosted, openapi
+from .errors import ApiProblem, LinkError, problem_response
 from .logs import RequestIdMiddleware, loggable_path
 from .metrics import metrics_endpoint
 from .pages import PACKAGE_TEMPLATES
-from .security import SecurityHeadersMiddleware
+from .ratelimit import RateLimitMiddleware, rule
+from .requestsize import RequestSizeMiddleware
+from .security import SecurityHeadersMiddleware, add_security_headers
 from .services import Services
 from .settings import Settings
 
@@ -56,9 +58,7 @@ async def on_link_error(request: Request, exc: Exception) -> Response:
 
 async def on_api_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiProblem)
-    return JSONResponse(
-        exc.to_dict(), status_code=exc.status, headers=exc.headers, media_type="application/problem+json"
-    )
+    return problem_response(exc)
 
 
 async def on_http_exception(request: Request, exc: Exception) -> Response:
@@ -72,8 +72,11 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
 async def on_server_error(request: Request, exc: Exception) -> Response:
     logger.exception("unhandled error on %s %s", request.method, loggable_path(request.url.path))
     if _is_api(request):
-        return await on_api_problem(request, ApiProblem(500, "Internal Server Error"))
-    return await on_link_error(request, LinkError("server_error", status=500))
+        response = await on_api_problem(request, ApiProblem(500, "Internal Server Error"))
+    else:
+        response = await on_link_error(request, LinkError("server_error", status=500))
+    # Starlette sends this answer from outside every middleware, so it needs its headers here.
+    return add_security_headers(response, hsts=request.app.state.services.settings.secure_cookies)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -88,6 +91,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/hosted/return", hosted.v2_return, methods=["GET"]),
         Route("/hosted/return/{ref}", hosted.v1_return, methods=["GET"]),
         Route("/hosted/notify/{ref}", hosted.notify, methods=["POST"]),
+        Route("/openapi.json", openapi.serve, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
@@ -110,6 +114,18 @@ def create_app(settings: Settings) -> Starlette:
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
+            Middleware(
+                RequestSizeMiddleware, max_body=settings.max_body_bytes, max_url=settings.max_url_bytes
+            ),
+            Middleware(
+                RateLimitMiddleware,
+                rules=[
+                    rule("start", r"^/link/[^/]+/[^/]+$", settings.rate_limit_start),
+                    rule("callback", r"^/oauth/[^/]+/callback$", settings.rate_limit_callback),
+                    rule("api", r"^/api/", settings.rate_limit_api),
+                ],
+                auth_failures=rule("api-auth-failures", r"^/api/", settings.rate_limit_api_auth_failures),
+            ),
         ],
         exception_handlers={
             LinkError: on_link_error,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from starlette.responses import JSONResponse
+
 from .i18n import N_
 
 
@@ -95,6 +97,12 @@ ERRORS: dict[str, ErrorText] = {
         N_("Too many attempts"),
         N_("Too many attempts were made from here in a short time. Wait a minute and try again."),
     ),
+    "request_too_large": ErrorText(
+        "This request is too large",
+        "The address or the data sent was far larger than anything this service uses. Go back to "
+        "{app_name} and start again.",
+        retryable=False,
+    ),
     "not_found": ErrorText(
         N_("Page not found"),
         N_("There is nothing at this address. Go back to {app_name} and start again."),
@@ -154,3 +162,13 @@ class ApiProblem(Exception):
         if self.errors:
             body["errors"] = [{"field": e.field, "message": e.message} for e in self.errors]
         return body
+
+
+def problem_response(problem: ApiProblem) -> JSONResponse:
+    """The `application/problem+json` answer for an ApiProblem."""
+    return JSONResponse(
+        problem.to_dict(),
+        status_code=problem.status,
+        headers=problem.headers,
+        media_type="application/problem+json",
+    )

@@ -189,11 +189,12 @@ async def _complete(
 ) -> Response:
     if session.current_status() not in (PENDING, AUTHORIZING, FAILED):
         raise LinkError("session_expired")
-    if "error" in params:
-        raise provider.authorization_error(params.get("error", ""), params.get("error_description", "")[:300])
     iss = params.get("iss")
     if iss is not None and not await provider.response_issuer_ok(iss):
+        # RFC 9207 2.4: checked first, so a mixed-up error answer is not relayed as the provider's.
         raise LinkError("state_invalid", "The answer came from an unexpected issuer.")
+    if "error" in params:
+        raise provider.authorization_error(params.get("error", ""), params.get("error_description", "")[:300])
     code = params.get("code")
     if not code:
         raise LinkError("provider_error", f"{provider.label} sent no authorization code.")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import limits
 from dotenv import dotenv_values
 
 
@@ -105,6 +106,13 @@ class Settings:
     log_format: str = "json"
     metrics_token: str = ""
     templates_dir: str = ""
+    # Per-client rate limits (`limits` notation such as "60/minute"; None: off), see ratelimit.py.
+    rate_limit_start: str | None = "60/minute"
+    rate_limit_callback: str | None = "60/minute"
+    rate_limit_api: str | None = "1200/minute"
+    rate_limit_api_auth_failures: str | None = "20/minute"
+    max_body_bytes: int = 64 * 1024
+    max_url_bytes: int = 8 * 1024
 
     @property
     def handoff_lease(self) -> float:
@@ -174,14 +182,14 @@ def load_settings(
     def listed(name: str) -> tuple[str, ...]:
         return tuple(item.strip() for item in get(name).split(",") if item.strip())
 
-    def number(name: str, default: float, kind: type = int) -> float:
+    def number(name: str, default: float, kind: type = int, unit: str = "seconds") -> float:
         raw = get(name)
         if not raw:
             return default
         try:
             value = kind(raw)
         except ValueError:
-            problems.append(f"{name}={raw!r} is not a number; give a whole number of seconds.")
+            problems.append(f"{name}={raw!r} is not a number; give a whole number of {unit}.")
             return default
         if value <= 0:
             problems.append(f"{name} must be greater than zero.")
@@ -322,6 +330,19 @@ def load_settings(
     templates_dir = get("TEMPLATES_DIR")
     if templates_dir and not Path(templates_dir).is_dir():
         problems.append(f"TEMPLATES_DIR={templates_dir!r} is not a directory.")
+    def rate(name: str, default: str) -> str | None:
+        raw = get(name, default)
+        if raw.lower() in ("off", "0", "none"):
+            return None
+        try:
+            limits.parse(raw)
+        except ValueError:
+            problems.append(
+                f"{name}={raw!r} is not a rate limit; write it as N/second, N/minute or N/hour "
+                "(e.g. 60/minute), or off."
+            )
+            return default
+        return raw
 
     settings = Settings(
         public_url=public_url,
@@ -355,6 +376,12 @@ def load_settings(
         log_format=log_format,
         metrics_token=metrics_token,
         templates_dir=templates_dir,
+        rate_limit_start=rate("RATE_LIMIT_START", "60/minute"),
+        rate_limit_callback=rate("RATE_LIMIT_CALLBACK", "60/minute"),
+        rate_limit_api=rate("RATE_LIMIT_API", "1200/minute"),
+        rate_limit_api_auth_failures=rate("RATE_LIMIT_API_AUTH_FAILURES", "20/minute"),
+        max_body_bytes=int(number("MAX_BODY_BYTES", 64 * 1024, unit="bytes")),
+        max_url_bytes=int(number("MAX_URL_BYTES", 8 * 1024, unit="bytes")),
     )
     if not 60 <= settings.link_session_ttl <= settings.link_session_max_ttl:
         problems.append(

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,9 @@ class Balancer:
 
     def __init__(self) -> None:
         self.target = ""
-        self.http = httpx2.AsyncClient(timeout=30)
+        # A proxy keeps no cookies: a shared jar would hand one person's binding cookie to the next.
+        no_jar = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+        self.http = httpx2.AsyncClient(timeout=30, cookies=no_jar)
         self.server = LoopbackServer(self._app, url_host="localhost").start()
         self.url = self.server.url
 
