@@ -22,6 +22,21 @@ from .config import (
 from .procs import Server, free_port
 
 
+def _sandbox_wiring(sandbox: str) -> dict[str, str]:
+    """The provider clients and upstream URLs both servers under test point at the sandbox."""
+    return {
+        "GOOGLE_CLIENT_ID": CLIENTS["google"][0],
+        "GOOGLE_CLIENT_SECRET": CLIENTS["google"][1],
+        "GOOGLE_METADATA_URL": f"{sandbox}/google/.well-known/openid-configuration",
+        "MICROSOFT_CLIENT_ID": CLIENTS["microsoft"][0],
+        "MICROSOFT_CLIENT_SECRET": CLIENTS["microsoft"][1],
+        "MICROSOFT_TENANT": MICROSOFT_TENANT,
+        "MICROSOFT_AUTHORITY": f"{sandbox}/microsoft",
+        "MICROSOFT_GRAPH_URL": f"{sandbox}/graph",
+        "UNIPILE_DSN": f"{sandbox}/unipile",
+    }
+
+
 @dataclass(frozen=True)
 class TargetSpec:
     """A server the benchmark can start: which app, which kind of flow, how many workers."""
@@ -92,15 +107,7 @@ class Bench:
             "API_KEYS": API_KEY,
             "ALLOWED_REDIRECT_ORIGINS": APP_ORIGIN,
             "DATABASE_URL": f"sqlite:///{database}",
-            "GOOGLE_CLIENT_ID": CLIENTS["google"][0],
-            "GOOGLE_CLIENT_SECRET": CLIENTS["google"][1],
-            "GOOGLE_METADATA_URL": f"{sandbox}/google/.well-known/openid-configuration",
-            "MICROSOFT_CLIENT_ID": CLIENTS["microsoft"][0],
-            "MICROSOFT_CLIENT_SECRET": CLIENTS["microsoft"][1],
-            "MICROSOFT_TENANT": MICROSOFT_TENANT,
-            "MICROSOFT_AUTHORITY": f"{sandbox}/microsoft",
-            "MICROSOFT_GRAPH_URL": f"{sandbox}/graph",
-            "UNIPILE_DSN": f"{sandbox}/unipile",
+            **_sandbox_wiring(sandbox),
             "UNIPILE_API_URL": f"{sandbox}/unipile",
             "UNIPILE_API_KEY": UNIPILE_API_KEY,
             "APP_NAME": "Bench Calendar",
@@ -120,15 +127,7 @@ class Bench:
         sandbox = self.sandbox_url
         return {
             "PUBLIC_URL": f"http://127.0.0.1:{spec.port}",
-            "GOOGLE_CLIENT_ID": CLIENTS["google"][0],
-            "GOOGLE_CLIENT_SECRET": CLIENTS["google"][1],
-            "GOOGLE_METADATA_URL": f"{sandbox}/google/.well-known/openid-configuration",
-            "MICROSOFT_CLIENT_ID": CLIENTS["microsoft"][0],
-            "MICROSOFT_CLIENT_SECRET": CLIENTS["microsoft"][1],
-            "MICROSOFT_TENANT": MICROSOFT_TENANT,
-            "MICROSOFT_AUTHORITY": f"{sandbox}/microsoft",
-            "MICROSOFT_GRAPH_URL": f"{sandbox}/graph",
-            "UNIPILE_DSN": f"{sandbox}/unipile",
+            **_sandbox_wiring(sandbox),
             "UNIPILE_API_KEY": UNIPILE_API_KEY,
             "BASELINE_SUCCESS_URL": SUCCESS_URL,
             "BASELINE_FAILURE_URL": FAILURE_URL,

@@ -44,7 +44,7 @@ from .unipile import (
     account_provider,
     account_username,
 )
-from .webhooks import event_type, new_event
+from .webhooks import linked_event_type, new_event
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ class Handoffs:
         event = None
         if self.webhooks_enabled:
             event = new_event(
-                event_type(linked=True, reconnect=bool(handoff.reconnect_account)),
+                linked_event_type(reconnect=bool(handoff.reconnect_account)),
                 session,
                 provider=handoff.provider,
                 account_id=account_id,
@@ -233,7 +233,7 @@ class Handoffs:
         event = None
         if self.webhooks_enabled:
             event = new_event(
-                event_type(linked=False, reconnect=False),
+                "account.link_failed",
                 session,
                 provider=handoff.provider,
                 email=handoff.email,

@@ -20,10 +20,11 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from .errors import LinkError
 from .flow import fail_session, open_session, outcome_redirect, services_of
 from .services import Services
+from .settings import scopes_for
 from .state import StateError, same_browser
 from .store import AUTHORIZING, FAILED, LINKED, LINKING, OPEN_STATUSES, PENDING, LinkSession
 from .unipile import UnipileError, UnipileRejected, account_created_at, account_provider, account_username
-from .webhooks import event_type, new_event
+from .webhooks import linked_event_type, new_event
 
 logger = logging.getLogger(__name__)
 
@@ -98,18 +99,14 @@ def _v2_body(svc: Services, session: LinkSession, only: str | None, reference: d
         "redirect_uri": f"{svc.settings.public_url}/hosted/return",
         "expires_on": expires_on(expiry),
         "state": svc.hosted_v2_refs.sign(reference),
-        "config": {V2_CONFIG_KEYS[p]: {"oauth_scope": _scopes(svc, p, session.features)} for p in offered},
+        "config": {
+            V2_CONFIG_KEYS[p]: {"oauth_scope": scopes_for(svc.settings.feature_scopes[p], session.features)}
+            for p in offered
+        },
     }
     if session.reconnect_account:
         body["account_id"] = session.reconnect_account
     return body
-
-
-def _scopes(svc: Services, provider: str, features: list[str]) -> list[str]:
-    scopes: list[str] = []
-    for feature in features:
-        scopes.extend(s for s in svc.settings.feature_scopes[provider][feature] if s not in scopes)
-    return scopes
 
 
 def _reference(svc: Services, signer_name: str, value: str) -> tuple[str, int]:
@@ -159,7 +156,7 @@ async def _confirm(svc: Services, session: LinkSession, account_id: str, issued_
     event = None
     if svc.webhooks is not None:
         event = new_event(
-            event_type(linked=True, reconnect=bool(session.reconnect_account)),
+            linked_event_type(reconnect=bool(session.reconnect_account)),
             session,
             provider=provider,
             account_id=account_id,

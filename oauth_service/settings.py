@@ -128,6 +128,16 @@ class Settings:
         return f"{self.public_url}/oauth/{provider}/callback"
 
 
+def scopes_for(
+    feature_scopes: Mapping[str, tuple[str, ...]], features: list[str], base: tuple[str, ...] = ()
+) -> list[str]:
+    """`base` then each feature's scopes, in order, each once: what to ask a provider for."""
+    scopes = list(base)
+    for feature in features:
+        scopes.extend(s for s in feature_scopes[feature] if s not in scopes)
+    return scopes
+
+
 def is_loopback_host(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True

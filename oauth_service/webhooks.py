@@ -111,7 +111,5 @@ class WebhookSender:
         return f"HTTP {response.status_code}"
 
 
-def event_type(*, linked: bool, reconnect: bool) -> str:
-    if not linked:
-        return "account.link_failed"
+def linked_event_type(*, reconnect: bool) -> str:
     return "account.reconnected" if reconnect else "account.linked"

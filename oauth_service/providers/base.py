@@ -20,7 +20,7 @@ from joserfc.jwk import KeySet
 
 from ..errors import LinkError
 from ..idtoken import IdTokenError, UnknownKeyError, verify_id_token
-from ..settings import ProviderSettings
+from ..settings import ProviderSettings, scopes_for
 
 logger = logging.getLogger(__name__)
 
@@ -132,10 +132,7 @@ class Provider:
     # Authorization
 
     def scopes_for(self, features: list[str]) -> list[str]:
-        scopes = list(self.settings.base_scopes)
-        for feature in features:
-            scopes.extend(s for s in self.settings.feature_scopes[feature] if s not in scopes)
-        return scopes
+        return scopes_for(self.settings.feature_scopes, features, self.settings.base_scopes)
 
     def _oauth_client(self) -> AsyncOAuth2Client:
         # A client per flow keeps no token on a shared object; the shared transport keeps the pool.
