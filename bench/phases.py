@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx2
 
+from .browser import provider_href
 from .config import API_KEY, FAILURE_URL, SUCCESS_URL, BenchConfig
 from .load import LoadResult, run_load
 from .procs import RssSampler
@@ -200,7 +201,8 @@ class StartRouteRun:
 
 
 async def _service_start_requests(url: str, k: int) -> list[bytes]:
-    """K browsers that each opened a link page (so hold its binding cookie): their start requests."""
+    """K browsers that each opened a link page (so hold its binding cookie and its buttons'
+    start proof): their start requests."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     async with httpx2.AsyncClient(
@@ -220,9 +222,11 @@ async def _service_start_requests(url: str, k: int) -> list[bytes]:
     requests = []
     for link in sessions:
         async with httpx2.AsyncClient(timeout=60) as browser:
-            (await browser.get(link)).raise_for_status()
+            page = (await browser.get(link)).raise_for_status()
             cookie = "; ".join(f"{name}={value}" for name, value in browser.cookies.items())
-        requests.append(get_request(host, port, urlsplit(link).path + "/google", cookie))
+        href = provider_href(page.text, "google")
+        assert href is not None, "the link page has no Google button"
+        requests.append(get_request(host, port, href, cookie))
     return requests
 
 

@@ -20,7 +20,7 @@ from .pages import describe
 from .providers import PROVIDER_NAMES, Provider
 from .redirects import failure_redirect, success_redirect
 from .services import Services
-from .state import FlowState, StateError, binding_hash, same_browser
+from .state import FlowState, StateError, binding_hash, same_browser, start_proof, valid_start_proof
 from .store import AUTHORIZING, FAILED, LINKED, LINKING, PENDING, Flow, LinkSession
 from .webhooks import new_event
 
@@ -46,8 +46,37 @@ async def open_session(svc: Services, token: str) -> LinkSession:
     return session
 
 
+def claim_browser(svc: Services, request: Request, session: LinkSession) -> str:
+    """The browser hash a start may bind the session to, or browser_mismatch.
+
+    The session's own browser may always start again. An unbound session is claimed by the
+    first start that proves, with the page's `proof`, that this browser was shown the page;
+    viewing the page binds nothing, so a mail scanner's preview or an answer lost to a crash
+    takes the link from nobody. The claim itself is made atomically by the store.
+    """
+    secret = svc.binding.read(request)
+    if session.browser_hash is not None:
+        if same_browser(secret, session.browser_hash):
+            return session.browser_hash
+    elif valid_start_proof(secret, session.id, request.query_params.get("proof")):
+        return binding_hash(secret)  # type: ignore[arg-type]
+    raise LinkError("browser_mismatch", status=403)
+
+
+async def claim_refused(svc: Services, session: LinkSession) -> LinkError:
+    """Why an atomic claim failed: another browser got there first, or the session closed."""
+    latest = await svc.store.get_link_session(session.id)
+    if latest is not None and latest.accepts_new_flow():
+        return LinkError("browser_mismatch", status=403)
+    return LinkError("session_expired", status=410)
+
+
 async def link_page(request: Request) -> Response:
-    """GET /link/{token}: the branded choice of provider, bound to the first browser to open it."""
+    """GET /link/{token}: the branded choice of provider.
+
+    It writes nothing: the session is bound to a browser only by its first start (see
+    `claim_browser`). A session another browser has claimed is refused here already.
+    """
     svc = services_of(request)
     token = request.path_params["token"]
     session = await _session_for_token(svc, token)
@@ -60,13 +89,14 @@ async def link_page(request: Request) -> Response:
     if not session.accepts_new_flow():
         raise LinkError("session_expired", status=410)
     secret, is_new = svc.binding.ensure(request)
-    if not await svc.store.bind_browser(session.id, binding_hash(secret)):
+    if session.browser_hash is not None and not same_browser(secret, session.browser_hash):
         raise LinkError("browser_mismatch", status=403)
+    proof = start_proof(secret, session.id)
     response = svc.pages.render(
         request,
         "link.html",
-        choices=_choices(svc, session, token),
-        hosted_href=hosted_links.hosted_href(svc.settings, token),
+        choices=_choices(svc, session, token, proof),
+        hosted_href=hosted_links.hosted_href(svc.settings, token, proof=proof),
         features_text=" and ".join(session.features),
     )
     if is_new:
@@ -74,16 +104,16 @@ async def link_page(request: Request) -> Response:
     return response
 
 
-def _choices(svc: Services, session: LinkSession, token: str) -> list[dict[str, str]]:
+def _choices(svc: Services, session: LinkSession, token: str, proof: str) -> list[dict[str, str]]:
     """One branded button per provider of the session: our own client, else the hosted wizard."""
     choices = []
     for name in PROVIDER_NAMES:
         if name not in session.providers:
             continue
         if name in svc.providers:
-            href = f"/link/{token}/{name}"
+            href = f"/link/{token}/{name}?proof={proof}"
         else:
-            href = hosted_links.hosted_href(svc.settings, token, name)
+            href = hosted_links.hosted_href(svc.settings, token, name, proof=proof)
             if href is None:
                 continue
         label = svc.settings.provider_labels.get(name, name.title())
@@ -99,10 +129,7 @@ async def start(request: Request) -> Response:
     provider = svc.providers.get(name)
     if provider is None or name not in session.providers:
         raise LinkError("provider_unavailable", status=404)
-    secret = svc.binding.read(request)
-    if not same_browser(secret, session.browser_hash):
-        # Not the browser that opened the link (or its cookie is gone): start from the page.
-        raise LinkError("browser_mismatch", status=403)
+    browser_hash = claim_browser(svc, request, session)
     now = time.time()
     flow = Flow(
         id=secrets.token_urlsafe(24),
@@ -110,7 +137,7 @@ async def start(request: Request) -> Response:
         provider=name,
         code_verifier=secrets.token_urlsafe(64),
         nonce=secrets.token_urlsafe(24),
-        browser_hash=binding_hash(secret),
+        browser_hash=browser_hash,
         created_at=now,
         expires_at=now + svc.settings.state_ttl,
     )
@@ -127,7 +154,8 @@ async def start(request: Request) -> Response:
     except LinkError as error:
         error.status = 503
         return svc.pages.error(request, error, retry_url=f"/link/{token}")
-    await svc.store.begin_flow(flow)
+    if not await svc.store.begin_flow(flow):
+        raise await claim_refused(svc, session)
     svc.metrics.flows_started.labels(name).inc()
     return RedirectResponse(url, status_code=302)
 

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from .errors import LinkError
-from .flow import fail_session, open_session, outcome_redirect, services_of
+from .flow import claim_browser, claim_refused, fail_session, open_session, outcome_redirect, services_of
 from .services import Services
 from .settings import scopes_for
 from .state import StateError, same_browser
@@ -54,8 +54,7 @@ async def start(request: Request) -> Response:
     if svc.settings.unipile_hosted_auth == "off":
         raise LinkError("provider_unavailable", status=404)
     session = await open_session(svc, token)
-    if not same_browser(svc.binding.read(request), session.browser_hash):
-        raise LinkError("browser_mismatch", status=403)
+    browser_hash = claim_browser(svc, request, session)
     only = request.query_params.get("provider")
     if only is not None and (only not in UNIPILE_NAMES or only not in session.providers):
         raise LinkError("provider_unavailable", status=404)
@@ -69,7 +68,11 @@ async def start(request: Request) -> Response:
     except UnipileError as exc:
         logger.warning("hosted link refused or unavailable: %s", exc)
         return await fail_session(svc, session, LinkError("hosted_unavailable"))
-    await svc.store.transition(session.id, OPEN_STATUSES, AUTHORIZING, provider=only)
+    claimed = await svc.store.transition(
+        session.id, OPEN_STATUSES, AUTHORIZING, bound_to=browser_hash, provider=only
+    )
+    if not claimed:
+        raise await claim_refused(svc, session)
     svc.metrics.flows_started.labels("hosted").inc()
     return RedirectResponse(url, status_code=302)
 

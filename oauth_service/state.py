@@ -112,6 +112,21 @@ def same_browser(secret: str | None, expected_hash: str | None) -> bool:
     return hmac.compare_digest(binding_hash(secret), expected_hash)
 
 
+def start_proof(secret: str, session_id: str) -> str:
+    """What the link page's buttons carry: proof that this browser was shown this session's page.
+
+    A start URL planted in someone else's page carries its planter's proof, which their
+    browser's secret cannot match, so it cannot bind their browser to the planter's session.
+    """
+    return hashlib.sha256(f"start\0{session_id}\0{secret}".encode()).hexdigest()[:32]
+
+
+def valid_start_proof(secret: str | None, session_id: str, proof: str | None) -> bool:
+    if not secret or not proof:
+        return False
+    return hmac.compare_digest(start_proof(secret, session_id), proof)
+
+
 def binding_cookie_name(secure: bool) -> str:
     return SECURE_BINDING_COOKIE if secure else BINDING_COOKIE
 

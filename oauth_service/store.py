@@ -322,36 +322,25 @@ class Store:
             ).first()
         return _session_from_row(row) if row else None
 
-    async def bind_browser(self, session_id: str, browser_hash: str) -> bool:
-        """Tie a session to the first browser that opens it; True if `browser_hash` is that one."""
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                link_sessions.update()
-                .where(link_sessions.c.id == session_id, link_sessions.c.browser_hash.is_(None))
-                .values(browser_hash=browser_hash, updated_at=time.time())
-            )
-            bound = (
-                await conn.execute(
-                    sa.select(link_sessions.c.browser_hash).where(link_sessions.c.id == session_id)
-                )
-            ).scalar()
-        return bound == browser_hash
-
     async def transition(
         self,
         session_id: str,
         from_statuses: tuple[str, ...],
         to_status: str,
         event: WebhookEvent | None = None,
+        bound_to: str | None = None,
         **values: Any,
     ) -> bool:
         """Move a session to `to_status` only if it is in one of `from_statuses`.
 
         A webhook `event` is recorded in the same transaction, so an app is told of every
-        outcome that happened and of none that did not.
+        outcome that happened and of none that did not. With `bound_to`, the session must be
+        unbound or bound to that browser hash, and is bound to it: a start claims its browser.
         """
         async with self.engine.begin() as conn:
-            moved = await self._transition(conn, session_id, from_statuses, to_status, **values)
+            moved = await self._transition(
+                conn, session_id, from_statuses, to_status, bound_to=bound_to, **values
+            )
             if moved and event is not None:
                 await conn.execute(webhook_events.insert().values(**_row(event)))
         return moved
@@ -362,24 +351,33 @@ class Store:
         session_id: str,
         from_statuses: tuple[str, ...],
         to_status: str,
+        bound_to: str | None = None,
         **values: Any,
     ) -> bool:
-        result = await conn.execute(
-            link_sessions.update()
-            .where(link_sessions.c.id == session_id, link_sessions.c.status.in_(from_statuses))
-            .values(status=to_status, updated_at=time.time(), **values)
+        update = link_sessions.update().where(
+            link_sessions.c.id == session_id, link_sessions.c.status.in_(from_statuses)
         )
+        if bound_to is not None:
+            update = update.where(
+                sa.or_(link_sessions.c.browser_hash.is_(None), link_sessions.c.browser_hash == bound_to)
+            ).values(browser_hash=bound_to)
+        result = await conn.execute(update.values(status=to_status, updated_at=time.time(), **values))
         return result.rowcount == 1
 
     # Flows
 
-    async def begin_flow(self, flow: Flow) -> None:
-        """Record a new flow and move its (open) session to `authorizing`, in one transaction."""
+    async def begin_flow(self, flow: Flow) -> bool:
+        """Move the (open) session to `authorizing`, bound to the flow's browser, and record the
+        flow, in one transaction; False (nothing written) if the session was closed or claimed.
+        """
         async with self.engine.begin() as conn:
-            await conn.execute(flows.insert().values(**_row(flow)))
-            await self._transition(
-                conn, flow.link_session_id, OPEN_STATUSES, AUTHORIZING, provider=flow.provider
+            moved = await self._transition(
+                conn, flow.link_session_id, OPEN_STATUSES, AUTHORIZING,
+                bound_to=flow.browser_hash, provider=flow.provider,
             )
+            if moved:
+                await conn.execute(flows.insert().values(**_row(flow)))
+        return moved
 
     async def get_flow(self, flow_id: str) -> Flow | None:
         async with self.engine.connect() as conn:

@@ -111,10 +111,13 @@ class Browser:
         assert response.status_code == 200, response.text
         return response
 
+    def click(self, page: httpx2.Response, provider: str, **kwargs: Any) -> httpx2.Response:
+        """Click the `data-provider` link on a page; answers our own first response."""
+        return self.get(urljoin(str(page.url), provider_href(page.text, provider)), **kwargs)
+
     def choose(self, page: httpx2.Response, provider: str) -> httpx2.Response:
         """Click the `data-provider` link on a page; answers what the click led to."""
-        href = provider_href(page.text, provider)
-        return self.follow(self.get(urljoin(str(page.url), href)))
+        return self.follow(self.click(page, provider))
 
     def consent(
         self, page: httpx2.Response, *, allow: bool = True, untick: tuple[str, ...] = (),
@@ -171,7 +174,9 @@ def provider_href(page: str, provider: str) -> str:
     for tag in re.findall(r"<a [^>]*>", page):
         if f'data-provider="{provider}"' in tag:
             return html.unescape(re.search(r'href="([^"]*)"', tag).group(1))
-    raise AssertionError(f"no data-provider={provider!r} link on the page")
+    title = re.search(r"<title>(.*?)</title>", page, re.S)
+    shown = title.group(1) if title else page[:200]
+    raise AssertionError(f"no data-provider={provider!r} link on the page {shown!r}")
 
 
 class RunningService:

@@ -94,8 +94,7 @@ def test_organisation_policy_gives_admin_consent_required(
 ):
     getattr(sandbox, provider).script(error=error, error_description=description)
     created = service.create_session()
-    browser.open_link(created["url"])
-    outcome = browser.finish(browser.get(created["url"] + f"/{provider}"))
+    outcome = browser.finish(browser.click(browser.open_link(created["url"]), provider))
     params = failure(outcome, "admin_consent_required")
     assert "IT administrator" in params["error_description"]
 
@@ -103,8 +102,7 @@ def test_organisation_policy_gives_admin_consent_required(
 def test_provider_error_at_the_authorize_step(service, browser, sandbox):
     sandbox.google.script(error="server_error", error_description="<b>oops</b>")
     created = service.create_session()
-    browser.open_link(created["url"])
-    outcome = browser.finish(browser.get(created["url"] + "/google"))
+    outcome = browser.finish(browser.click(browser.open_link(created["url"]), "google"))
     assert "oops" in failure(outcome, "provider_error")["error_description"]
 
 
@@ -177,9 +175,9 @@ def test_callback_in_another_browser_is_refused_and_burns_nothing(
     assert browser.finish(browser.get(callback)).ok
 
 
-def test_link_opened_in_a_second_browser_is_refused(service, browser, other_browser):
+def test_link_opened_in_a_second_browser_after_the_first_started_is_refused(service, browser, other_browser):
     created = service.create_session()
-    browser.open_link(created["url"])
+    browser.click(browser.open_link(created["url"]), "google")
     assert_error_page(other_browser.get(created["url"]), "browser_mismatch", 403)
 
 

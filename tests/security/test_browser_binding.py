@@ -1,7 +1,10 @@
 """Login CSRF, session swapping and link-session fixation (RFC 9700 4.7, 2.1).
 
 A flow is bound to the browser that started it by a random secret in an HttpOnly cookie whose
-hash the flow records; a link session is bound to the first browser that opens it.
+hash the flow records; a link session is bound to the first browser that starts a flow from
+its page. Viewing the page binds nothing, so a mail scanner's preview or a page whose answer was
+lost takes the link from nobody; a start must prove, with the page's `proof`, that this browser
+was shown the page, so a start URL planted elsewhere binds nobody either.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import pytest
 from oauth_service.sandbox import Fault
 
 from ..conftest import BACKENDS
+from ..support import provider_href, sql
 from .helpers import (
     RecordingBrowser,
     assert_error_page,
@@ -20,6 +24,10 @@ from .helpers import (
     set_binding_cookie,
     to_callback,
 )
+
+
+def _link_from(browser, page):
+    return browser.finish(browser.consent(browser.choose(page, "google")))
 
 
 def test_callback_without_the_binding_cookie_is_refused(service, browser, sandbox):
@@ -60,22 +68,72 @@ def test_forwarded_callback_burns_nothing_for_the_rightful_browser(service, brow
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_link_opened_in_a_second_browser_after_the_first_is_refused(service, browser, other_browser, sandbox):
+def test_link_opened_in_a_second_browser_after_the_first_started_is_refused(
+    service, browser, other_browser, sandbox
+):
     created = service.create_session()
-    browser.open_link(created["url"])
+    assert browser.click(browser.open_link(created["url"]), "google").status_code == 302
+    sandbox.reset()
     assert_error_page(other_browser.get(created["url"]), "browser_mismatch", 403)
     assert_error_page(other_browser.get(created["url"] + "/google"), "browser_mismatch", 403)
     assert_refused_cleanly(sandbox)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_of_two_browsers_shown_the_page_the_first_to_start_owns_it(service, browser, other_browser, sandbox):
+    created = service.create_session()
+    first_page = browser.open_link(created["url"])
+    second_page = other_browser.open_link(created["url"])
+    assert other_browser.click(second_page, "google").status_code == 302
+    assert_error_page(browser.click(first_page, "google"), "browser_mismatch", 403)
+    assert_error_page(browser.click(first_page, "hosted"), "browser_mismatch", 403)
+    assert len(sql(service, "SELECT id FROM flows WHERE link_session_id = :id", id=created["id"])) == 1
+
+
+def test_a_preview_of_the_link_takes_it_from_nobody(service, browser, sandbox):
+    # Mail scanners (Safe Links and the like) and chat unfurls open links before people do.
+    created = service.create_session()
+    scanner = RecordingBrowser()
+    try:
+        preview = scanner.open_link(created["url"])
+        assert 'data-provider="google"' in preview.text
+    finally:
+        scanner.close()
+    bound = sql(service, "SELECT browser_hash FROM link_sessions WHERE id = :id", id=created["id"])
+    assert bound == [{"browser_hash": None}]
+    assert _link_from(browser, browser.open_link(created["url"])).ok
+
+
+def test_a_link_page_answer_lost_on_the_way_loses_nothing(service, browser, sandbox):
+    # The service crashed (or the network dropped) after answering the page, before its cookie
+    # reached the browser: the person reloads with no cookie and must still be able to link.
+    created = service.create_session()
+    browser.open_link(created["url"])
+    browser.http.cookies.clear()
+    assert _link_from(browser, browser.open_link(created["url"])).ok
+
+
+def test_start_url_planted_with_the_planters_proof_binds_nobody(service, browser, other_browser, sandbox):
+    # The attacker copies the button of their own view of the page into the victim's page.
+    created = service.create_session()
+    planted = provider_href(other_browser.open_link(created["url"]).text, "google")
+    browser.open_link(service.create_session()["url"])  # the victim has a binding cookie too
+    assert_error_page(browser.get(service.url + planted), "browser_mismatch", 403)
+    assert service.session(created["id"])["status"] == "pending"
+    assert_refused_cleanly(sandbox)
+
+
 def test_start_without_opening_the_link_first_is_refused(service, browser, sandbox):
-    # A start URL planted in a victim's page: without the link's binding there is no flow.
+    # A start URL planted in a victim's page: without the page's proof there is no flow.
     created = service.create_session()
     fresh = RecordingBrowser()
     try:
         assert_error_page(fresh.get(created["url"] + "/google"), "browser_mismatch", 403)
     finally:
         fresh.close()
+    browser.open_link(created["url"])  # a cookie, but no proof in the URL
+    assert_error_page(browser.get(created["url"] + "/google"), "browser_mismatch", 403)
+    assert_error_page(browser.get(created["url"] + "/google?proof=" + "0" * 32), "browser_mismatch", 403)
     assert service.session(created["id"])["status"] == "pending"
     assert_refused_cleanly(sandbox)
 

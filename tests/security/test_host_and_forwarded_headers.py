@@ -37,8 +37,7 @@ def test_spoofed_host_cannot_change_the_link_url(shared_service, sandbox):
 def test_spoofed_host_cannot_change_the_redirect_uri_sent_to_the_provider(service, browser, sandbox):
     created = service.create_session()
     for name in ("google", "microsoft"):
-        browser.open_link(created["url"])
-        start = browser.get(f"{created['url']}/{name}", headers=SPOOFED)
+        start = browser.click(browser.open_link(created["url"]), name, headers=SPOOFED)
         assert start.status_code == 302
         redirect_uri = parse_qs(urlsplit(start.headers["location"]).query)["redirect_uri"][0]
         assert redirect_uri == f"{service.url}/oauth/{name}/callback"
@@ -50,7 +49,7 @@ def test_spoofed_host_cannot_change_the_retry_url_or_the_pages_links(service, br
     page = browser.get(created["url"], headers=SPOOFED)
     assert page.status_code == 200 and EVIL not in page.text
     sandbox.google.script(error="access_denied")
-    answer = browser.follow(browser.get(f"{created['url']}/google", headers=SPOOFED))
+    answer = browser.follow(browser.click(page, "google", headers=SPOOFED))
     retry = parse_qs(urlsplit(answer.headers["location"]).query)["retry_url"][0]
     assert_under_public_url(retry, service.url)
     assert_refused_cleanly(sandbox)

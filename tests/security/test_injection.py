@@ -42,8 +42,7 @@ def test_html_in_the_apps_state_goes_back_encoded(service, browser, sandbox):
 
 def test_html_in_login_hint_reaches_the_provider_encoded(service, browser, sandbox):
     created = service.create_session(login_hint=SCRIPT)
-    browser.open_link(created["url"])
-    start = browser.get(created["url"] + "/google")
+    start = browser.click(browser.open_link(created["url"]), "google")
     location = start.headers["location"]
     assert "<" not in location and '"' not in location and " " not in location
     assert parse_qs(urlsplit(location).query)["login_hint"] == [SCRIPT]
@@ -54,8 +53,7 @@ def test_html_in_login_hint_reaches_the_provider_encoded(service, browser, sandb
 def test_html_in_the_providers_error_description_goes_back_encoded(service, browser, sandbox, provider):
     getattr(sandbox, provider).script(error="server_error", error_description=SCRIPT)
     created = service.create_session()
-    browser.open_link(created["url"])
-    answer = browser.follow(browser.get(created["url"] + f"/{provider}"))
+    answer = browser.follow(browser.click(browser.open_link(created["url"]), provider))
     assert_failure_redirect(answer, "provider_error")
     location = answer.headers["location"]
     assert "<" not in location and '"' not in location
@@ -97,8 +95,7 @@ def test_crlf_in_an_api_field_is_refused(shared_service, sandbox, field):
 def test_crlf_from_the_provider_never_reaches_a_header(service, browser, sandbox):
     sandbox.google.script(error="server_error", error_description=CRLF)
     created = service.create_session()
-    browser.open_link(created["url"])
-    answer = browser.follow(browser.get(created["url"] + "/google"))
+    answer = browser.follow(browser.click(browser.open_link(created["url"]), "google"))
     assert_failure_redirect(answer, "provider_error")
     assert "\r" not in answer.headers["location"] and "\n" not in answer.headers["location"]
     assert "injected" not in answer.headers.get("set-cookie", "")

@@ -47,8 +47,7 @@ def test_iss_on_an_error_response_is_checked_before_the_error_is_believed(servic
         error="server_error", error_description="call +1-555-SCAM", authorize_iss="https://attacker.example"
     )
     created = service.create_session()
-    browser.open_link(created["url"])
-    answer = browser.follow(browser.get(created["url"] + "/google"))
+    answer = browser.follow(browser.click(browser.open_link(created["url"]), "google"))
     assert_failure_redirect(answer, "state_invalid")
     assert "SCAM" not in answer.headers["location"]
     assert_refused_cleanly(sandbox)

@@ -71,10 +71,10 @@ def test_limits_are_per_client_behind_a_trusted_proxy(make_service, monkeypatch)
 def test_start_flood_hits_the_rate_limit_with_a_branded_page(make_service, browser, sandbox):
     service = make_service(RATE_LIMIT_START="3/minute")
     created = service.create_session()
-    browser.open_link(created["url"])
+    link_page = browser.open_link(created["url"])
     for _ in range(3):
-        assert browser.get(f"{created['url']}/google").status_code == 302
-    page = browser.get(f"{created['url']}/google")
+        assert browser.click(link_page, "google").status_code == 302
+    page = browser.click(link_page, "google")
     assert_error_page(page, "rate_limited", 429)
     assert 1 <= int(page.headers["retry-after"]) <= 60
     assert "Acme Calendar" in page.text

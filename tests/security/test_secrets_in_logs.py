@@ -119,9 +119,9 @@ def test_no_token_appears_in_any_url_we_emit(service, browser, sandbox):
 def test_a_database_error_logs_no_sql_parameters(service, browser, debug_logs):
     # A failed INSERT of a flow would otherwise print its PKCE verifier and nonce in the traceback.
     created = service.create_session()
-    browser.open_link(created["url"])
+    page = browser.open_link(created["url"])
     sql(service, "DROP TABLE flows")
-    assert browser.get(f"{created['url']}/google").status_code == 500
+    assert browser.click(page, "google").status_code == 500
     logged = "\n".join(rendered(r) for r in service_records(debug_logs, service))
     assert "INSERT INTO flows" in logged  # the failure was logged, with its statement...
     assert "[parameters:" not in logged  # ...but not with the values it carried
