@@ -35,7 +35,7 @@ _SECRET_PATHS = (
 access_logger = logging.getLogger("oauth_service.access")
 
 # Loggers that could print request details at DEBUG; they stay at WARNING whatever LOG_LEVEL says.
-QUIET_LOGGERS = ("httpx2", "httpx", "httpcore", "hpack", "authlib", "sqlalchemy.engine", "aiosqlite")
+QUIET_LOGGERS = ("httpx2", "httpx", "httpcore", "hpack", "authlib", "sqlalchemy.engine")
 
 
 def loggable_path(path: str) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -239,37 +241,81 @@ def _session_from_row(row: sa.Row) -> LinkSession:
 
 
 def async_database_url(url: str) -> str:
-    """Map the documented `sqlite:///` and `postgresql://` URLs onto their async drivers."""
-    if url.startswith("sqlite:///"):
-        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    """Map the documented `postgresql://` URL onto its async driver."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix) :]
     return url
 
 
-def create_engine(database_url: str) -> AsyncEngine:
+class InlineEngine:
+    """SQLite, used synchronously on the event loop's own thread, behind AsyncEngine's methods.
+
+    A SQLite statement costs microseconds; it is the trip through a driver thread that costs
+    (measured: a primary-key read is ~0.13 ms of CPU inline against ~1.4 ms through aiosqlite).
+    And a transaction that never yields to the loop never contends with another of the same
+    process for SQLite's one write lock. So nothing may be awaited inside one but its statements.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.sync_engine = sa.create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
+        )
+        self.dialect = self.sync_engine.dialect
+        sa.event.listen(self.sync_engine, "connect", _sqlite_pragmas)
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[InlineConnection]:
+        with self.sync_engine.begin() as conn:
+            yield InlineConnection(conn)
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[InlineConnection]:
+        with self.sync_engine.connect() as conn:
+            yield InlineConnection(conn)
+
+    async def dispose(self) -> None:
+        self.sync_engine.dispose()
+
+
+class InlineConnection:
+    """AsyncConnection's `execute` and `run_sync` over a synchronous connection."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, statement: Any, parameters: Any = None) -> sa.CursorResult[Any]:
+        return self._conn.execute(statement, parameters)
+
+    async def run_sync(self, fn: Any, *args: Any) -> Any:
+        return fn(self._conn, *args)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+Engine = AsyncEngine | InlineEngine
+Connection = AsyncConnection | InlineConnection
+
+
+def create_engine(database_url: str) -> Engine:
+    """SQLite inline (see InlineEngine); PostgreSQL through asyncpg, with a pool per instance."""
+    if database_url.startswith("sqlite"):
+        return InlineEngine(database_url)
     url = async_database_url(database_url)
-    if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
-
-        @sa.event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-        return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
 
 
 class Store:
     """All reads and writes of the service's state."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     @classmethod
@@ -347,7 +393,7 @@ class Store:
 
     async def _transition(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         session_id: str,
         from_statuses: tuple[str, ...],
         to_status: str,
