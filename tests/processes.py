@@ -70,11 +70,19 @@ class Balancer:
 
 
 class ServiceProcess:
-    """`python -m oauth_service serve` in its own process, killable with SIGKILL."""
+    """`python -m oauth_service serve` in its own process, killable with SIGKILL.
+
+    `command`, given the port, may start the same service another way (see loop_watch.py).
+    """
 
     def __init__(self, public_url: str, sandbox_url: str, database_url: str, log_dir: Path, name: str,
-                 **env: str) -> None:
+                 command: Any = None, **env: str) -> None:
         self.port = free_port()
+        self.command = command or (
+            lambda port: [
+                sys.executable, "-m", "oauth_service", "serve", "--host=127.0.0.1", f"--port={port}"
+            ]
+        )
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = service_env(public_url, sandbox_url, database_url, **env)
         self.log_path = log_dir / f"{name}.log"
@@ -87,8 +95,8 @@ class ServiceProcess:
         environ.update(self.env)
         log = open(self.log_path, "ab")  # the child keeps it open
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "oauth_service", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=environ, stdout=log, stderr=subprocess.STDOUT, cwd=self.log_path.parent,
+            self.command(self.port), env=environ, stdout=log, stderr=subprocess.STDOUT,
+            cwd=self.log_path.parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
