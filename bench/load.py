@@ -133,4 +133,7 @@ async def run_load(kind: str, url: str, k: int, flows: int, config: BenchConfig)
 
 
 def _error_of(url: str) -> str:
-    return parse_qs(urlsplit(url).query).get("error", ["?"])[0]
+    """The failure's code and the start of its description: enough to tell causes apart."""
+    query = parse_qs(urlsplit(url).query)
+    description = query.get("error_description", [""])[0][:240]
+    return query.get("error", ["?"])[0] + (f" ({description})" if description else "")
