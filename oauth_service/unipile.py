@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx2
 
+from . import upstream
+
 logger = logging.getLogger(__name__)
 
 _SUCCESS_OBJECTS = {"AccountCreated", "AccountReconnected"}
@@ -109,11 +111,8 @@ class UnipileClient:
 
     def __init__(self, dsn: str, api_key: str, timeout: float) -> None:
         self.dsn = dsn.rstrip("/")
-        self.http = httpx2.AsyncClient(
-            base_url=self.dsn,
-            headers={"X-API-KEY": api_key, "Accept": "application/json"},
-            timeout=httpx2.Timeout(timeout, connect=min(timeout, 5.0)),
-            limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20),
+        self.http = upstream.client(
+            timeout, base_url=self.dsn, headers={"X-API-KEY": api_key, "Accept": "application/json"}
         )
 
     async def aclose(self) -> None:

@@ -19,6 +19,7 @@ import time
 
 import httpx2
 
+from . import upstream
 from .store import QUEUED, LinkSession, WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class WebhookSender:
     def __init__(self, url: str, secret: str, timeout: float) -> None:
         self.url = url
         self.secret = secret
-        self.http = httpx2.AsyncClient(timeout=httpx2.Timeout(timeout, connect=min(timeout, 5.0)))
+        self.http = upstream.client(timeout)
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -18,6 +18,7 @@ from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc.jwk import KeySet
 
+from .. import upstream
 from ..errors import LinkError
 from ..idtoken import IdTokenError, UnknownKeyError, verify_id_token
 from ..settings import ProviderSettings, scopes_for
@@ -47,12 +48,10 @@ class Provider:
     def __init__(self, settings: ProviderSettings, callback_url: str, timeout: float) -> None:
         self.settings = settings
         self.callback_url = callback_url
-        self.timeout = httpx2.Timeout(timeout, connect=min(timeout, 5.0))
+        self.timeout = timeout
         # One pool per provider: discovery, JWKS and token calls all reuse its connections.
-        self._transport = httpx2.AsyncHTTPTransport(
-            limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20)
-        )
-        self.http = httpx2.AsyncClient(transport=self._transport, timeout=self.timeout)
+        self._transport = upstream.transport()
+        self.http = httpx2.AsyncClient(transport=self._transport, timeout=upstream.timeout(timeout))
         self._metadata: dict[str, Any] | None = None
         self._metadata_at = 0.0
         self._jwks: KeySet | None = None
@@ -94,7 +93,7 @@ class Provider:
 
     async def _get_json(self, url: str) -> dict[str, Any]:
         try:
-            response = await self.http.get(url)
+            response = await upstream.get(self.http, url)
             response.raise_for_status()
             data = response.json()
         except (httpx2.HTTPError, ValueError) as exc:
@@ -143,7 +142,7 @@ class Provider:
             redirect_uri=self.callback_url,
             code_challenge_method="S256",
             transport=self._transport,
-            timeout=self.timeout,
+            timeout=upstream.timeout(self.timeout),
         )
 
     async def authorization_url(

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx2
 
+from .. import upstream
 from ..errors import LinkError
 from .base import Identity, Provider
 
@@ -25,7 +26,7 @@ class Microsoft(Provider):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Graph is another upstream, so it gets its own pooled client.
-        self.graph = httpx2.AsyncClient(timeout=self.timeout)
+        self.graph = upstream.client(self.timeout)
 
     def accepted_issuers(self, claims: dict[str, Any]) -> set[str]:
         # For common/organizations the discovered issuer is a template; fill it from the token's
@@ -68,7 +69,9 @@ class Microsoft(Provider):
     async def identity(self, token: dict[str, Any], claims: dict[str, Any]) -> Identity:
         url = f"{self.settings.graph_url}/v1.0/me"
         try:
-            response = await self.graph.get(url, headers={"Authorization": f"Bearer {token['access_token']}"})
+            response = await upstream.get(
+                self.graph, url, headers={"Authorization": f"Bearer {token['access_token']}"}
+            )
         except httpx2.HTTPError as exc:
             logger.warning("microsoft: Graph /me failed: %s", type(exc).__name__)
             raise LinkError("provider_error", "Microsoft Graph could not be reached.") from None
