@@ -312,6 +312,47 @@ def create_engine(database_url: str) -> Engine:
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
 
 
+# Hot-path statements, built once. Building a statement and computing its cache key cost more
+# than running it on SQLite; a statement object reused keeps its key, and its compiled form is
+# cached per set of parameter names. SET columns come from the parameter names; the `b_`
+# parameters are the WHERE clause's.
+_INSERT = {t: t.insert() for t in (link_sessions, flows, handoffs, webhook_events)}
+_SESSION_BY_ID = sa.select(link_sessions).where(link_sessions.c.id == sa.bindparam("b_id"))
+_TRANSITION = link_sessions.update().where(
+    link_sessions.c.id == sa.bindparam("b_id"),
+    link_sessions.c.status.in_(sa.bindparam("b_from", expanding=True)),
+)
+_TRANSITION_CLAIMING = _TRANSITION.where(
+    sa.or_(link_sessions.c.browser_hash.is_(None), link_sessions.c.browser_hash == sa.bindparam("b_browser"))
+)
+_FLOW_BY_ID = sa.select(flows).where(flows.c.id == sa.bindparam("b_id"))
+_CONSUME_FLOW = (
+    flows.update()
+    .where(flows.c.id == sa.bindparam("b_id"), flows.c.consumed_at.is_(None))
+    .returning(*flows.c)
+)
+_MARK_IN_FLIGHT = (
+    handoffs.update()
+    .where(
+        handoffs.c.id == sa.bindparam("b_id"),
+        handoffs.c.claimed_by == sa.bindparam("b_worker"),
+        handoffs.c.claimed_until > sa.bindparam("b_now"),
+    )
+    .values(
+        in_flight=True,
+        first_sent_at=sa.func.coalesce(handoffs.c.first_sent_at, sa.bindparam("b_now")),
+        attempts=handoffs.c.attempts + 1,
+        claimed_until=sa.bindparam("b_until"),
+        updated_at=sa.bindparam("b_now"),
+    )
+)
+_FINISH_HANDOFF = handoffs.update().where(
+    handoffs.c.id == sa.bindparam("b_id"),
+    handoffs.c.claimed_by == sa.bindparam("b_worker"),
+    handoffs.c.status == QUEUED,
+)
+
+
 class Store:
     """All reads and writes of the service's state."""
 
@@ -359,12 +400,12 @@ class Store:
 
     async def create_link_session(self, session: LinkSession) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(link_sessions.insert().values(**_session_row(session)))
+            await conn.execute(_INSERT[link_sessions], _session_row(session))
 
     async def get_link_session(self, session_id: str) -> LinkSession | None:
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(sa.select(link_sessions).where(link_sessions.c.id == session_id))
+                await conn.execute(_SESSION_BY_ID, {"b_id": session_id})
             ).first()
         return _session_from_row(row) if row else None
 
@@ -388,7 +429,7 @@ class Store:
                 conn, session_id, from_statuses, to_status, bound_to=bound_to, **values
             )
             if moved and event is not None:
-                await conn.execute(webhook_events.insert().values(**_row(event)))
+                await conn.execute(_INSERT[webhook_events], _row(event))
         return moved
 
     async def _transition(
@@ -400,14 +441,13 @@ class Store:
         bound_to: str | None = None,
         **values: Any,
     ) -> bool:
-        update = link_sessions.update().where(
-            link_sessions.c.id == session_id, link_sessions.c.status.in_(from_statuses)
-        )
+        params = {"b_id": session_id, "b_from": list(from_statuses), "status": to_status}
+        params.update(updated_at=time.time(), **values)
+        statement = _TRANSITION
         if bound_to is not None:
-            update = update.where(
-                sa.or_(link_sessions.c.browser_hash.is_(None), link_sessions.c.browser_hash == bound_to)
-            ).values(browser_hash=bound_to)
-        result = await conn.execute(update.values(status=to_status, updated_at=time.time(), **values))
+            statement = _TRANSITION_CLAIMING
+            params.update(b_browser=bound_to, browser_hash=bound_to)
+        result = await conn.execute(statement, params)
         return result.rowcount == 1
 
     # Flows
@@ -422,24 +462,19 @@ class Store:
                 bound_to=flow.browser_hash, provider=flow.provider,
             )
             if moved:
-                await conn.execute(flows.insert().values(**_row(flow)))
+                await conn.execute(_INSERT[flows], _row(flow))
         return moved
 
     async def get_flow(self, flow_id: str) -> Flow | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(sa.select(flows).where(flows.c.id == flow_id))).first()
+            row = (await conn.execute(_FLOW_BY_ID, {"b_id": flow_id})).first()
         return Flow(**row._mapping) if row else None
 
     async def consume_flow(self, flow_id: str) -> Flow | None:
         """Mark a flow used and return it, or None if it is unknown or was used already."""
         async with self.engine.begin() as conn:
             row = (
-                await conn.execute(
-                    flows.update()
-                    .where(flows.c.id == flow_id, flows.c.consumed_at.is_(None))
-                    .values(consumed_at=time.time())
-                    .returning(*flows.c)
-                )
+                await conn.execute(_CONSUME_FLOW, {"b_id": flow_id, "consumed_at": time.time()})
             ).first()
         return Flow(**row._mapping) if row else None
 
@@ -464,7 +499,7 @@ class Store:
             )
             if not moved:
                 return False
-            await conn.execute(handoffs.insert().values(**_row(handoff)))
+            await conn.execute(_INSERT[handoffs], _row(handoff))
         return True
 
     async def latest_handoff(self, session_id: str) -> Handoff | None:
@@ -517,21 +552,8 @@ class Store:
         """
         now = time.time()
         async with self.engine.begin() as conn:
-            result = await conn.execute(
-                handoffs.update()
-                .where(
-                    handoffs.c.id == handoff.id,
-                    handoffs.c.claimed_by == worker,
-                    handoffs.c.claimed_until > now,
-                )
-                .values(
-                    in_flight=True,
-                    first_sent_at=sa.func.coalesce(handoffs.c.first_sent_at, now),
-                    attempts=handoffs.c.attempts + 1,
-                    claimed_until=now + lease,
-                    updated_at=now,
-                )
-            )
+            params = {"b_id": handoff.id, "b_worker": worker, "b_now": now, "b_until": now + lease}
+            result = await conn.execute(_MARK_IN_FLIGHT, params)
         return result.rowcount == 1
 
     async def retry_handoff(
@@ -572,20 +594,19 @@ class Store:
         now = time.time()
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                handoffs.update()
-                .where(
-                    handoffs.c.id == handoff.id, handoffs.c.claimed_by == worker, handoffs.c.status == QUEUED
-                )
-                .values(
-                    status=DONE if session_status == LINKED else GAVE_UP,  # None: superseded
-                    sealed=None,
-                    in_flight=False,
-                    account_id=account_id,
-                    last_error=error,
-                    claimed_by=None,
-                    claimed_until=None,
-                    updated_at=now,
-                )
+                _FINISH_HANDOFF,
+                {
+                    "b_id": handoff.id,
+                    "b_worker": worker,
+                    "status": DONE if session_status == LINKED else GAVE_UP,  # None: superseded
+                    "sealed": None,
+                    "in_flight": False,
+                    "account_id": account_id,
+                    "last_error": error,
+                    "claimed_by": None,
+                    "claimed_until": None,
+                    "updated_at": now,
+                },
             )
             if result.rowcount != 1:
                 return False
@@ -598,7 +619,7 @@ class Store:
                 conn, handoff.link_session_id, (LINKING,), session_status, **values
             )
             if moved and event is not None:
-                await conn.execute(webhook_events.insert().values(**_row(event)))
+                await conn.execute(_INSERT[webhook_events], _row(event))
         return moved
 
     async def confirm_linked(
@@ -626,7 +647,7 @@ class Store:
             )
             if result.rowcount == 1:
                 if event is not None:
-                    await conn.execute(webhook_events.insert().values(**_row(event)))
+                    await conn.execute(_INSERT[webhook_events], _row(event))
                 return "linked"
             row = (
                 await conn.execute(
