@@ -54,6 +54,7 @@ class FlowTiming:
     refresh_wait: float = 0.0
     requests: int = 0
     retries: int = 0
+    busy: int = 0  # 503 "one moment" pages followed (the service's back-pressure)
     steps: list[str] = field(default_factory=list)
 
 
@@ -144,9 +145,11 @@ class Browser:
                     return location
                 response = await self._send(timing, "GET", location)
                 continue
-            if response.status_code != 200:
-                raise FlowError(f"HTTP {response.status_code} at {_step(here)}")
             page = response.text
+            if response.status_code == 503 and _META_REFRESH.search(page):
+                timing.busy += 1  # back-pressure: the page reloads itself, as a browser does
+            elif response.status_code != 200:
+                raise FlowError(f"HTTP {response.status_code} at {_step(here)}")
             if refresh := _META_REFRESH.search(page):
                 wait = min(float(refresh.group(1)), self.max_refresh_wait)
                 target = urljoin(here, html.unescape(refresh.group(2) or here))  # no url: reload

@@ -26,6 +26,7 @@ class FlowResult:
     injected: float
     refresh_wait: float
     retries: int = 0
+    busy: int = 0
 
     @property
     def added(self) -> float:
@@ -80,12 +81,17 @@ class FlowStarter:
             "state": f"s{n}",
         }
         started = time.perf_counter()
-        try:
-            answer = await self.api.post("/api/link-sessions", json=body)
-        except httpx2.TransportError as exc:
-            raise FlowError(f"{type(exc).__name__} POST /api/link-sessions") from None
+        while True:
+            try:
+                answer = await self.api.post("/api/link-sessions", json=body)
+            except httpx2.TransportError as exc:
+                raise FlowError(f"{type(exc).__name__} POST /api/link-sessions") from None
+            timing.requests += 1
+            if answer.status_code != 503 or "retry-after" not in answer.headers:
+                break
+            timing.busy += 1  # back-pressure: an app backend waits as it is told, then asks again
+            await asyncio.sleep(float(answer.headers["retry-after"]))
         timing.target += time.perf_counter() - started
-        timing.requests += 1
         if answer.status_code != 201:
             raise FlowError(f"HTTP {answer.status_code} at POST /api/link-sessions")
         return answer.json()["url"]
@@ -115,7 +121,8 @@ async def run_load(kind: str, url: str, k: int, flows: int, config: BenchConfig)
         e2e = time.perf_counter() - started
         injected = config.latency.per_flow(provider)
         return FlowResult(
-            provider, error is None, error, e2e, timing.target, injected, timing.refresh_wait, timing.retries
+            provider, error is None, error, e2e, timing.target, injected, timing.refresh_wait, timing.retries,
+            timing.busy,
         )
 
     async def worker(browser: Browser) -> None:

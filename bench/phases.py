@@ -42,6 +42,7 @@ class FlowsRun:
     fetch_counts: dict[str, dict[str, int]]
     flows_since_start: int
     retries: int = 0
+    busy: int = 0
 
     @property
     def flows_per_s(self) -> float:
@@ -82,6 +83,7 @@ def _summarise(
         fetch_counts=fetch_counts,
         flows_since_start=flows_since_start,
         retries=sum(flow.retries for flow in load.flows),
+        busy=sum(flow.busy for flow in load.flows),
     )
 
 

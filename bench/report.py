@@ -88,6 +88,7 @@ def context_table(runs: list[FlowsRun]) -> str:
                 _f(1000 * run.sandbox_cpu / max(run.flows, 1), 2),
                 _f(run.refresh_wait_ms_p50, 0),
                 str(run.retries),
+                str(run.busy),
             ]
         )
     return _table(
@@ -101,6 +102,7 @@ def context_table(runs: list[FlowsRun]) -> str:
             "stand-ins CPU s / 1k",
             "finishing-page wait p50 ms",
             "GETs retried",
+            "503 busy answers",
         ],
         rows,
     )

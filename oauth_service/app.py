@@ -17,6 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from . import api, flow, hosted, openapi
+from .backpressure import BackpressureMiddleware
 from .errors import ApiProblem, LinkError, problem_response
 from .logs import RequestIdMiddleware, loggable_path
 from .metrics import metrics_endpoint
@@ -118,6 +119,11 @@ def create_app(settings: Settings) -> Starlette:
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
+            Middleware(
+                BackpressureMiddleware,
+                limit=settings.max_concurrent_requests,
+                retry_after=settings.busy_retry_after,
+            ),
             Middleware(
                 RequestSizeMiddleware, max_body=settings.max_body_bytes, max_url=settings.max_url_bytes
             ),

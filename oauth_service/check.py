@@ -43,6 +43,7 @@ ROWS = (
     Row("WEBHOOK_URL", "optional", "signed notifications to your app (off when unset)"),
     Row("WEBHOOK_SECRET", "optional", "signs those notifications (never printed)"),
     Row("METRICS_TOKEN", "optional", "Bearer token that unlocks GET /metrics (off when unset)"),
+    Row("MAX_CONCURRENT_REQUESTS", "optional", "requests in flight before 503 + Retry-After", "1000"),
     Row("APP_NAME", "optional", "shown on every page", "Your app"),
     Row("APP_LOGO_URL", "optional", "logo beside the name"),
     Row("APP_ACCENT_COLOR", "optional", "accent colour of the pages", "#2563eb"),

@@ -97,6 +97,10 @@ ERRORS: dict[str, ErrorText] = {
         N_("Too many attempts"),
         N_("Too many attempts were made from here in a short time. Wait a minute and try again."),
     ),
+    "busy": ErrorText(
+        N_("One moment, please"),
+        N_("Many people are connecting right now. This page will try again by itself in a few seconds."),
+    ),
     "request_too_large": ErrorText(
         "This request is too large",
         "The address or the data sent was far larger than anything this service uses. Go back to "

@@ -48,6 +48,11 @@ class Metrics:
             "oauth_handoffs_pending", "Hand-offs recorded and not yet settled (the whole database).",
             registry=self.registry,
         )
+        self.requests_refused_busy = Counter(
+            "oauth_requests_refused_busy",
+            "Requests answered 503 because MAX_CONCURRENT_REQUESTS were in flight.",
+            registry=self.registry,
+        )
         self.webhook_deliveries = Counter(
             "oauth_webhook_deliveries", "Webhook deliveries attempted, by outcome.", ["outcome"],
             registry=self.registry,

@@ -80,7 +80,9 @@ class Pages:
         *,
         retry_url: str | None = None,
         hosted_url: str | None = None,
+        refresh_after: int | None = None,
     ) -> HTMLResponse:
+        """The branded error page; with `refresh_after`, it reloads `retry_url` by itself."""
         title, message = self.explain(request, error)
         return self.render(
             request,
@@ -91,6 +93,7 @@ class Pages:
             message=message,
             retry_url=retry_url,
             hosted_url=hosted_url,
+            refresh_after=refresh_after,
         )
 
     def theme(self, request: Request) -> Response:

@@ -113,6 +113,9 @@ class Settings:
     rate_limit_api_auth_failures: str | None = "20/minute"
     max_body_bytes: int = 64 * 1024
     max_url_bytes: int = 8 * 1024
+    # Back-pressure (see backpressure.py): requests in flight per process before 503; None: off.
+    max_concurrent_requests: int | None = 1000
+    busy_retry_after: int = 2
 
     @property
     def handoff_lease(self) -> float:
@@ -392,6 +395,12 @@ def load_settings(
         rate_limit_api_auth_failures=rate("RATE_LIMIT_API_AUTH_FAILURES", "20/minute"),
         max_body_bytes=int(number("MAX_BODY_BYTES", 64 * 1024, unit="bytes")),
         max_url_bytes=int(number("MAX_URL_BYTES", 8 * 1024, unit="bytes")),
+        max_concurrent_requests=(
+            None
+            if get("MAX_CONCURRENT_REQUESTS", "").lower() in ("off", "none")
+            else int(number("MAX_CONCURRENT_REQUESTS", 1000, unit="requests"))
+        ),
+        busy_retry_after=int(number("BUSY_RETRY_AFTER_SECONDS", 2)),
     )
     if not 60 <= settings.link_session_ttl <= settings.link_session_max_ttl:
         problems.append(
