@@ -248,6 +248,12 @@ def load_settings(
 
     defaults = load_provider_defaults()
     providers: dict[str, ProviderSettings] = {}
+    # Graph scopes name their cloud's Graph host, for our own client and the v2 wizard's alike.
+    graph_resource = get("MICROSOFT_GRAPH_RESOURCE", defaults["microsoft"]["graph_url"]).rstrip("/")
+    scope_rewrites = {
+        name: _graph_scopes(d.get("graph_url", ""), graph_resource if name == "microsoft" else "")
+        for name, d in defaults.items()
+    }
     for name, prefix in (("google", "GOOGLE"), ("microsoft", "MICROSOFT")):
         client_id, secret = get(f"{prefix}_CLIENT_ID"), get(f"{prefix}_CLIENT_SECRET")
         if client_id and not secret:
@@ -272,8 +278,8 @@ def load_settings(
         else:
             metadata_url = get("GOOGLE_METADATA_URL", d["metadata_url"])
         graph_url = get("MICROSOFT_GRAPH_URL", d["graph_url"]).rstrip("/") if name == "microsoft" else ""
-        resource = get("MICROSOFT_GRAPH_RESOURCE", d["graph_url"]).rstrip("/") if name == "microsoft" else ""
-        scope_of = _graph_scopes(d.get("graph_url", ""), resource)
+        resource = graph_resource if name == "microsoft" else ""
+        scope_of = scope_rewrites[name]
         providers[name] = ProviderSettings(
             name=name,
             label=d["label"],
@@ -379,7 +385,8 @@ def load_settings(
         hosted_notify_timeout=float(number("HOSTED_NOTIFY_TIMEOUT_SECONDS", 300.0, float)),
         provider_labels={name: d["label"] for name, d in defaults.items()},
         feature_scopes={
-            name: {f: tuple(scopes) for f, scopes in d["features"].items()} for name, d in defaults.items()
+            name: {f: tuple(map(scope_rewrites[name], scopes)) for f, scopes in d["features"].items()}
+            for name, d in defaults.items()
         },
         handoff_retry_base=float(number("HANDOFF_RETRY_BASE_SECONDS", 2.0, float)),
         handoff_retry_cap=float(number("HANDOFF_RETRY_CAP_SECONDS", 300.0, float)),

@@ -128,6 +128,16 @@ def test_a_national_cloud_gets_its_own_graph_scopes():
     assert "https://graph.microsoft.us/Calendars.ReadWrite" in ms.feature_scopes["calendar"]
     assert "https://graph.microsoft.us/User.Read" in ms.base_scopes
     assert not any("graph.microsoft.com" in s for s in ms.base_scopes)
+    # The v2 wizard's oauth_scope is built from the same rewrite.
+    assert settings.feature_scopes["microsoft"]["calendar"] == ms.feature_scopes["calendar"]
+
+
+def test_a_national_cloud_without_our_own_microsoft_client_still_narrows_the_wizard_to_its_graph():
+    settings = load_settings(BASE | {"MICROSOFT_GRAPH_RESOURCE": "https://graph.microsoft.us"}, env_file=None)
+    wizard = settings.feature_scopes["microsoft"]
+    assert "https://graph.microsoft.us/Calendars.ReadWrite" in wizard["calendar"]
+    assert not any("graph.microsoft.com" in s for scopes in wizard.values() for s in scopes)
+    assert settings.feature_scopes["google"] == load_settings(BASE, env_file=None).feature_scopes["google"]
 
 
 @pytest.mark.parametrize(
