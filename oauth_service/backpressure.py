@@ -13,7 +13,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .errors import ApiProblem, LinkError, problem_response
+from .errors import LinkError
+from .pages import retry_later
 
 EXEMPT = ("/healthz", "/readyz", "/metrics", "/static/")
 
@@ -42,22 +43,12 @@ class BackpressureMiddleware:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        services = request.app.state.services
-        services.metrics.requests_refused_busy.inc()
-        headers = {"Retry-After": str(self.retry_after)}
-        if request.method != "GET" or scope["path"].startswith("/api/"):
-            response = problem_response(
-                ApiProblem(
-                    503,
-                    "Service Unavailable",
-                    f"The service is at capacity; retry in {self.retry_after} s.",
-                    headers=headers,
-                )
-            )
-        else:
-            again = scope["path"] + (f"?{request.url.query}" if request.url.query else "")
-            response = services.pages.error(
-                request, LinkError("busy", status=503), retry_url=again, refresh_after=self.retry_after
-            )
-            response.headers.update(headers)
+        request.app.state.services.metrics.requests_refused_busy.inc()
+        response = retry_later(
+            request,
+            LinkError("busy", status=503),
+            self.retry_after,
+            f"The service is at capacity; retry in {self.retry_after} s.",
+            reload=True,
+        )
         await response(scope, receive, send)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import gettext
 import os
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from .errors import ERRORS, LinkError
+from .errors import ERRORS, ApiProblem, LinkError, problem_response
 from .i18n import FEATURE_NAMES, Catalogues
 from .settings import Settings
 
@@ -98,6 +99,27 @@ class Pages:
 
     def theme(self, request: Request) -> Response:
         return Response(self.theme_css, media_type="text/css", headers={"Cache-Control": "max-age=300"})
+
+
+def retry_later(
+    request: Request, error: LinkError, retry_after: int, detail: str, *, reload: bool = False
+) -> Response:
+    """A "come back in `retry_after` seconds" answer (429, 503), with Retry-After either way.
+
+    The API, and anything that is not a browser's GET, gets a problem document saying `detail`;
+    a browser gets the branded page for `error`, which with `reload` loads the same URL again
+    by itself once the wait is over.
+    """
+    headers = {"Retry-After": str(retry_after)}
+    if request.method != "GET" or request.url.path.startswith("/api/"):
+        title = HTTPStatus(error.status).phrase
+        return problem_response(ApiProblem(error.status, title, detail, headers=headers))
+    again = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    response = request.app.state.services.pages.error(
+        request, error, retry_url=again if reload else None, refresh_after=retry_after if reload else None
+    )
+    response.headers.update(headers)
+    return response
 
 
 def describe(

@@ -17,10 +17,10 @@ import limits
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import ApiProblem, LinkError, problem_response
+from .errors import LinkError
+from .pages import retry_later
 
 
 @dataclass(frozen=True)
@@ -77,23 +77,11 @@ class RateLimitMiddleware:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, r: Rule, client: str) -> None:
         stats = await self.limiter.get_window_stats(r.limit, r.name, client)
-        retry_after = str(max(1, math.ceil(stats.reset_time - time.time())))
-        response = too_many_requests(Request(scope, receive), retry_after)
-        await response(scope, receive, send)
-
-
-def too_many_requests(request: Request, retry_after: str) -> Response:
-    """The 429 answer: a problem document on the API, the branded page in the browser."""
-    headers = {"Retry-After": retry_after}
-    if request.url.path.startswith("/api/"):
-        return problem_response(
-            ApiProblem(
-                429,
-                "Too Many Requests",
-                f"Too many requests from this client; retry in {retry_after} s.",
-                headers=headers,
-            )
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        response = retry_later(
+            Request(scope, receive),
+            LinkError("rate_limited", status=429),
+            retry_after,
+            f"Too many requests from this client; retry in {retry_after} s.",
         )
-    response = request.app.state.services.pages.error(request, LinkError("rate_limited", status=429))
-    response.headers.update(headers)
-    return response
+        await response(scope, receive, send)

@@ -48,10 +48,10 @@ class Provider:
     def __init__(self, settings: ProviderSettings, callback_url: str, timeout: float) -> None:
         self.settings = settings
         self.callback_url = callback_url
-        self.timeout = timeout
+        self.timeout = upstream.timeout(timeout)
         # One pool per provider: discovery, JWKS and token calls all reuse its connections.
         self._transport = upstream.transport()
-        self.http = httpx2.AsyncClient(transport=self._transport, timeout=upstream.timeout(timeout))
+        self.http = httpx2.AsyncClient(transport=self._transport, timeout=self.timeout)
         self._metadata: dict[str, Any] | None = None
         self._metadata_at = 0.0
         self._jwks: KeySet | None = None
@@ -142,7 +142,7 @@ class Provider:
             redirect_uri=self.callback_url,
             code_challenge_method="S256",
             transport=self._transport,
-            timeout=upstream.timeout(self.timeout),
+            timeout=self.timeout,
         )
 
     async def authorization_url(

@@ -26,7 +26,7 @@ class Microsoft(Provider):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Graph is another upstream, so it gets its own pooled client.
-        self.graph = upstream.client(self.timeout)
+        self.graph = httpx2.AsyncClient(transport=upstream.transport(), timeout=self.timeout)
 
     def accepted_issuers(self, claims: dict[str, Any]) -> set[str]:
         # For common/organizations the discovered issuer is a template; fill it from the token's
